@@ -1,0 +1,1 @@
+"""Generation engines and trainers. Qt-free; torch is imported inside the engine that needs it."""
