@@ -1,0 +1,21 @@
+"""Shared fixtures. Tiny real models are built once per session; nothing touches the network
+or the user's real settings and caches."""
+import os
+import tempfile
+
+# Before anything imports huggingface_hub: no network, and a cache of our own.
+_HOME = tempfile.mkdtemp(prefix="assetsmith-tests-")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HOME"] = os.path.join(_HOME, "hf")
+os.environ["ASSETSMITH_HOME"] = os.path.join(_HOME, "assetsmith")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory):
+    """A tiny Stable Diffusion pipeline saved as a diffusers folder (random weights)."""
+    from engines.tiny_models import build_tiny_sd
+
+    return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
