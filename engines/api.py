@@ -25,6 +25,11 @@ class ParamError(ValueError):
     """A request parameter is unknown, of the wrong type or out of range."""
 
 
+class EngineError(Exception):
+    """A failure whose message is written for the user as it is (a model that cannot be
+    loaded, an input the model cannot take)."""
+
+
 @dataclass(frozen=True)
 class Param:
     """One entry of an engine's parameter schema.

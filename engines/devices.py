@@ -1,0 +1,98 @@
+"""Devices, dtypes, threads and library versions. torch is imported inside the functions."""
+from __future__ import annotations
+
+import gc
+from importlib import metadata
+
+LIBRARIES = ("torch", "diffusers", "transformers", "peft", "accelerate", "assetsmith")
+
+
+def resolve(device: str = "auto") -> str:
+    """"auto" picks CUDA, then Apple's MPS, then the CPU; an explicit device must exist."""
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} is not available: no CUDA GPU was found (use cpu or auto)")
+        index = device.partition(":")[2]
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise ValueError(f"device {device!r} does not exist: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+        return device
+    if device == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError("device 'mps' is not available on this machine (use cpu or auto)")
+        return device
+    raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps")
+
+
+def default_dtype(device: str) -> str:
+    """Half precision on GPUs (the memory and the speed), full precision on the CPU."""
+    return "float32" if device == "cpu" else "float16"
+
+
+def torch_dtype(name: str):
+    import torch
+
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[name]
+
+
+def threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def set_threads(n: int) -> None:
+    """The CPU thread count changes the bits of a result, so a re-make sets the recorded one."""
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def empty_cache(device: str) -> None:
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+def total_memory(device: str) -> int:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_properties(torch.device(device)).total_memory
+    import psutil
+
+    return psutil.virtual_memory().total
+
+
+def quiet_libraries() -> None:
+    """Silence the libraries' own progress bars and chatter: progress is ours to report,
+    and the CLI's stderr is for one clear line."""
+    import diffusers
+    import transformers
+
+    for lib in (diffusers, transformers):
+        lib.utils.logging.disable_progress_bar()
+        lib.utils.logging.set_verbosity_error()

@@ -1,0 +1,1 @@
+"""The core, Qt-free: project store, jobs, model registry, metadata, export, CLI."""

@@ -1,0 +1,210 @@
+"""The CLI contract, end to end on a tiny real Stable Diffusion model.
+
+Most commands run in-process through `studio.cli.main` (each sub-process pays the ML
+imports); a few run as real processes for what only a process shows: the console script,
+Ctrl-C and SIGKILL.
+"""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.cli import main
+from studio.project import Project
+
+ASSETSMITH = str(Path(sys.executable).parent / "assetsmith")
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def generate(capsys, project, model, *extra):
+    code, out, err = run_cli(
+        capsys, "generate", "--engine", "diffusion", "--model", model, "--prompt", "a red potion",
+        "--seed", 7, "--param", "num_steps=4", "--param", "width=64", "--param", "height=64",
+        "--project", project, *extra,
+    )
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory, tiny_sd):
+    """One generation through the CLI, shared by the tests that only read it."""
+    project = tmp_path_factory.mktemp("cli") / "P"
+    code = main(["generate", "--engine", "diffusion", "--model", str(tiny_sd), "--prompt", "a red potion",
+                 "--negative", "blurry", "--seed", "7", "--param", "num_steps=4", "--param", "width=64",
+                 "--param", "height=64", "--project", str(project)])
+    assert code == 0
+    with Project.open(project) as p:
+        (generation,) = p.query()
+        return project, generation.to_object()
+
+
+def test_generate_equals_bare_diffusers_call_bit_for_bit(made, tiny_sd):
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    project, result = made
+    assert result["status"] == "finished" and result["seed"] == 7
+    (path,) = result["outputs"]
+    assert Path(path).is_absolute() and Path(path).is_file()
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd)
+    torch.set_num_threads(result["recipe"]["runtime"]["threads"])
+    bare = pipe("a red potion", negative_prompt="blurry", num_inference_steps=4, width=64, height=64,
+                generator=torch.Generator("cpu").manual_seed(7)).images[0]
+    assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), np.asarray(bare))
+
+
+def test_png_carries_a1111_parameters(made):
+    _, result = made
+    text = Image.open(result["outputs"][0]).text
+    lines = text["parameters"].split("\n")
+    assert lines[0] == "a red potion"
+    assert lines[1] == "Negative prompt: blurry"
+    assert lines[2].startswith("Steps: 4, Sampler: ")
+    assert ", CFG scale: 7.5, Seed: 7, Size: 64x64, Model hash: " in lines[2]
+    assert json.loads(text["assetsmith"])["seed"] == 7
+
+
+def test_remake_is_identical(made, capsys):
+    project, result = made
+    code, out, err = run_cli(capsys, "remake", result["generation_id"], "--project", project)
+    assert code == 0, err
+    remade = json.loads(out)
+    assert remade["identical"] is True and remade["outputs_identical"] == [True]
+    assert remade["original_id"] == result["generation_id"]
+    assert remade["parent_id"] == result["generation_id"]
+    assert remade["generation_id"] != result["generation_id"]
+
+
+def test_show_list_and_engines(made, capsys):
+    project, result = made
+    code, out, _ = run_cli(capsys, "show", result["generation_id"], "--project", project)
+    assert code == 0 and json.loads(out)["outputs"] == result["outputs"]
+    code, out, _ = run_cli(capsys, "list", "--project", project, "--search", "RED", "--json")
+    assert code == 0 and result["generation_id"] in [g["generation_id"] for g in json.loads(out)]
+    code, out, _ = run_cli(capsys, "list", "--project", project, "--search", "no such prompt", "--json")
+    assert code == 0 and json.loads(out) == []
+    code, out, _ = run_cli(capsys, "list", "--project", project)
+    assert code == 0 and "a red potion" in out
+    code, out, _ = run_cli(capsys, "engines", "--json")
+    specs = {e["name"]: e for e in json.loads(out)}
+    diffusion = specs["diffusion"]
+    assert diffusion["modality"] == "image" and diffusion["takes_prompt"] is True
+    params = {p["name"]: p for p in diffusion["params"]}
+    assert set(params["num_steps"]) >= {"name", "type", "default", "min", "max", "choices", "help"}
+    code, out, _ = run_cli(capsys, "engines")
+    assert code == 0 and "num_steps" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["generate", "--engine", "nope", "--project", "{p}"], "unknown engine"),
+        (["generate", "--engine", "diffusion", "--model", "{m}", "--param", "num_steps=0", "--project", "{p}"],
+         "num_steps"),
+        (["generate", "--engine", "diffusion", "--model", "{m}", "--param", "width=100", "--project", "{p}"],
+         "multiple of 8"),
+        (["generate", "--engine", "diffusion", "--model", "{m}", "--param", "colour=red", "--project", "{p}"],
+         "unknown parameter"),
+        (["generate", "--engine", "diffusion", "--model", "{m}", "--param", "novalue", "--project", "{p}"],
+         "KEY=VALUE"),
+        (["generate", "--engine", "diffusion", "--model", "/no/such/model", "--project", "{p}"], "not found"),
+        (["generate", "--engine", "diffusion", "--project", "{p}"], "no default model"),
+        (["generate", "--engine", "diffusion", "--model", "{m}", "--count", "0", "--project", "{p}"], "count"),
+        (["show", "999", "--project", "{p}"], "999"),
+        (["generate", "--engine", "diffusion"], "--project"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, tiny_sd, argv, message):
+    argv = [a.format(p=tmp_path / "P", m=tiny_sd) for a in argv]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_corrupt_project_db_exits_2(capsys, tmp_path):
+    (tmp_path / "P").mkdir()
+    (tmp_path / "P" / "project.db").write_bytes(b"this is not a database" * 100)
+    code, _, err = run_cli(capsys, "list", "--project", tmp_path / "P")
+    assert code == 2 and "project.db" in err and err.count("\n") == 1
+
+
+def test_failed_job_exits_1(capsys, tmp_path, tiny_sd):
+    import shutil
+
+    broken = shutil.copytree(tiny_sd, tmp_path / "broken")
+    (broken / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"\0" * 64)
+    code, out, err = run_cli(capsys, "generate", "--engine", "diffusion", "--model", broken,
+                             "--project", tmp_path / "P", "--param", "num_steps=1")
+    assert code == 1 and out == ""
+    assert err.startswith("assetsmith: generation failed: ") and err.count("\n") == 1
+
+
+# -- real processes ------------------------------------------------------------------------
+
+def spawn(project, model, *params, count=1):
+    argv = [ASSETSMITH, "generate", "--engine", "diffusion", "--model", str(model), "--prompt", "a blue gem",
+            "--seed", "3", "--count", str(count), "--project", str(project)]
+    for p in params:
+        argv += ["--param", p]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_outputs(project, n, proc, timeout=120):
+    """Wait until `n` outputs are recorded in the project database."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            with sqlite3.connect(project / "project.db") as db:
+                if db.execute("select count(*) from outputs").fetchone()[0] >= n:
+                    return
+        except sqlite3.Error:
+            pass  # not created yet
+        time.sleep(0.05)
+    raise AssertionError("outputs were not recorded in time")
+
+
+def test_console_script_ctrl_c_cancels_and_keeps_finished_outputs(tmp_path, tiny_sd):
+    project = tmp_path / "P"
+    proc = spawn(project, tiny_sd, "num_steps=30", count=3)
+    wait_for_outputs(project, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    result = json.loads(out)
+    assert result["status"] == "cancelled" and len(result["outputs"]) >= 1
+    with Project.open(project) as p:
+        assert p.get(result["generation_id"]).status == "cancelled"
+
+
+def test_sigkill_mid_batch_loses_no_finished_output(tmp_path, tiny_sd):
+    project = tmp_path / "P"
+    proc = spawn(project, tiny_sd, "num_steps=8", count=6)
+    wait_for_outputs(project, 2, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    with Project.open(project) as p:
+        generations = p.query(include_trashed=True)
+        assert len(generations) == 1
+        (generation,) = generations
+        assert generation.status == "interrupted"
+        assert generation.id in p.report.interrupted
+        assert len(generation.outputs) >= 2
+        assert all(o.path.is_file() for o in generation.outputs)
+        assert [o.seed for o in generation.outputs] == list(range(3, 3 + len(generation.outputs)))
+        assert not p.report.missing

@@ -1,0 +1,178 @@
+"""The job runner with the real diffusion engine on a tiny model."""
+import errno
+import shutil
+import threading
+
+import pytest
+
+from engines.api import ParamError, Request
+from studio.jobs import JobRunner
+from studio.models import ModelError
+from studio.project import Project
+from studio.recording import ProjectSink
+
+
+def request(model, **params):
+    params.setdefault("num_steps", 2)
+    return Request(engine="diffusion", model=str(model), prompt="a red potion", seed=1, params=params)
+
+
+@pytest.fixture
+def runner():
+    r = JobRunner()
+    yield r
+    r.shutdown()
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = Project.open(tmp_path / "p")
+    yield p
+    p.close()
+
+
+class Recorder:
+    """Collects job events, thread-safely."""
+
+    def __init__(self, runner):
+        self.events = []
+        self._lock = threading.Lock()
+        runner.subscribe(self)
+
+    def __call__(self, event):
+        with self._lock:
+            self.events.append(event)
+
+    def kinds(self, job_id):
+        return [e.kind for e in self.events if e.job_id == job_id]
+
+
+def test_finished_job_records_generation_and_events(runner, project, tiny_sd):
+    rec = Recorder(runner)
+    job = runner.submit(request(tiny_sd), sink=ProjectSink(project))
+    assert job.wait(60)
+    assert job.state == "finished", job.error
+    kinds = rec.kinds(job.id)
+    assert kinds[0] == "queued" and kinds[1] == "started" and kinds[-1] == "finished"
+    steps = [e.progress for e in rec.events if e.job_id == job.id and e.kind == "progress"]
+    total = steps[-1][1]
+    assert steps == [(i, total) for i in range(1, total + 1)] and kinds.count("output") == 1
+    assert sum(k in ("finished", "cancelled", "failed") for k in kinds) == 1
+    generation = project.get(job.result["generation_id"])
+    assert generation.status == "finished"
+    assert generation.recipe["runtime"]["threads"] >= 1
+    assert len(generation.recipe["model_hash"]) == 64
+
+
+def test_seed_is_resolved_before_queueing(runner, tiny_sd):
+    job = runner.submit(request(tiny_sd).replace(seed=None))
+    assert isinstance(job.request.seed, int)
+    job.wait(60)
+
+
+def test_bad_input_is_refused_at_submit(runner, tiny_sd, tmp_path):
+    with pytest.raises(ParamError, match="num_steps"):
+        runner.submit(request(tiny_sd, num_steps=0))
+    with pytest.raises(ParamError, match="unknown engine"):
+        runner.submit(Request(engine="nope"))
+    with pytest.raises(ModelError, match="not found"):
+        runner.submit(request(tmp_path / "missing"))
+    (tmp_path / "w.ckpt").write_bytes(b"x")
+    with pytest.raises(ModelError, match="pickle"):
+        runner.submit(request(tmp_path / "w.ckpt"))
+
+
+def test_engine_failure_fails_the_job_and_the_runner_goes_on(runner, tiny_sd, tmp_path):
+    broken = shutil.copytree(tiny_sd, tmp_path / "broken")
+    (broken / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"not weights at all")
+    bad = runner.submit(request(broken))
+    good = runner.submit(request(tiny_sd))
+    assert bad.wait(60) and good.wait(60)
+    assert bad.state == "failed" and bad.error and "\n" not in bad.error
+    assert good.state == "finished"
+
+
+def test_queue_cancel_and_reorder(runner, tiny_sd):
+    gate = threading.Event()
+    started = []
+
+    def on_event(event):
+        if event.kind == "started":
+            started.append(event.job_id)
+            if len(started) == 1:
+                gate.wait(30)  # hold the worker on the first job while we rearrange the queue
+
+    runner.subscribe(on_event)
+    first = runner.submit(request(tiny_sd))
+    second, third, fourth = (runner.submit(request(tiny_sd)) for _ in range(3))
+    assert runner.cancel(second.id)
+    assert second.state == "cancelled" and second.done
+    assert runner.move(fourth.id, 0)
+    assert [j.id for j in runner.queued()] == [fourth.id, third.id]
+    gate.set()
+    for job in (first, third, fourth):
+        assert job.wait(60) and job.state == "finished"
+    assert started == [first.id, fourth.id, third.id]
+
+
+def test_cancel_running_job_records_nothing(runner, project, tiny_sd):
+    def on_event(event):
+        if event.kind == "progress" and event.progress[0] == 2:
+            runner.cancel(event.job_id)
+
+    runner.subscribe(on_event)
+    job = runner.submit(request(tiny_sd, num_steps=50), sink=ProjectSink(project))
+    assert job.wait(60)
+    assert job.state == "cancelled" and job.progress[0] == 2
+    assert job.result is None and project.query() == []
+
+
+def test_cancel_keeps_finished_outputs_of_a_batch(runner, project, tiny_sd):
+    def on_event(event):
+        if event.kind == "output":
+            runner.cancel(event.job_id)
+
+    runner.subscribe(on_event)
+    job = runner.submit(request(tiny_sd).replace(count=3), sink=ProjectSink(project))
+    assert job.wait(60) and job.state == "cancelled"
+    generation = project.get(job.result["generation_id"])
+    assert generation.status == "cancelled"
+    assert [o.seed for o in generation.outputs] == [1]
+    assert generation.outputs[0].path.is_file()
+
+
+def test_full_disk_fails_the_job_and_keeps_what_was_written(runner, project, tiny_sd):
+    class DiskFillsUp(ProjectSink):
+        def output(self, job, output):
+            if job.outputs:  # the second output finds the disk full
+                raise OSError(errno.ENOSPC, "No space left on device")
+            super().output(job, output)
+
+    job = runner.submit(request(tiny_sd).replace(count=3), sink=DiskFillsUp(project))
+    assert job.wait(60)
+    assert job.state == "failed" and "No space left on device" in job.error
+    generation = project.get(job.result["generation_id"])
+    assert generation.status == "failed" and len(generation.outputs) == 1
+
+
+def test_second_generation_reuses_the_loaded_engine(runner, tiny_sd):
+    runner.submit(request(tiny_sd)).wait(60)
+    (key,) = runner.cache.loaded()
+    engine = runner.cache.cached(key)
+    assert runner.submit(request(tiny_sd)).wait(60)
+    assert runner.cache.loaded() == [key]
+    assert runner.cache.cached(key) is engine
+
+
+def test_memory_budget_evicts_least_recently_used(tiny_sd, tmp_path):
+    other = shutil.copytree(tiny_sd, tmp_path / "other")
+    runner = JobRunner(memory_budget=1)  # room for one engine at a time
+    try:
+        runner.submit(request(tiny_sd)).wait(60)
+        first = runner.cache.cached(("diffusion", str(tiny_sd.resolve()), "cpu"))
+        job = runner.submit(request(other))
+        assert job.wait(60) and job.state == "finished"
+        assert runner.cache.loaded() == [("diffusion", str(other.resolve()), "cpu")]
+        assert first.memory_bytes() == 0  # unloaded
+    finally:
+        runner.shutdown()
