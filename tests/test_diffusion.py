@@ -1,0 +1,109 @@
+"""The diffusion engine against the bare diffusers pipeline, on a tiny real model."""
+import numpy as np
+import pytest
+import torch
+
+from engines.api import Cancelled, EngineError, NullEvents, ParamError, Request
+from engines.image.diffusion import SCHEDULERS, DiffusionEngine, scheduler_name
+
+
+class Events(NullEvents):
+    """Records what the engine reports; cancels when told to."""
+
+    def __init__(self, cancel_at=None):
+        self.steps, self.outputs, self.cancel_at = [], [], cancel_at
+
+    def progress(self, step, total):
+        self.steps.append((step, total))
+
+    def cancelled(self):
+        return self.cancel_at is not None and self.steps and self.steps[-1] == self.cancel_at
+
+    def output(self, output):
+        self.outputs.append(output)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_sd):
+    e = DiffusionEngine()
+    e.load(str(tiny_sd), "cpu")
+    yield e
+    e.unload()
+
+
+def make(engine, count=1, seed=7, **params):
+    params.setdefault("num_steps", 3)
+    return engine.generate(Request(engine="diffusion", prompt="a red potion", negative_prompt=params.pop("neg", ""),
+                                   seed=seed, count=count, params=params), Events())
+
+
+def test_no_params_equals_bare_pipeline_call(engine, tiny_sd):
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd)
+    pipe.set_progress_bar_config(disable=True)
+    (ours,) = make(engine, num_steps=4)
+    bare = pipe("a red potion", num_inference_steps=4, generator=torch.Generator("cpu").manual_seed(7)).images[0]
+    assert np.array_equal(ours.data, np.asarray(bare))
+    (ours,) = make(engine, num_steps=4, neg="blurry", guidance_scale=5.0)
+    bare = pipe("a red potion", negative_prompt="blurry", num_inference_steps=4, guidance_scale=5.0,
+                generator=torch.Generator("cpu").manual_seed(7)).images[0]
+    assert np.array_equal(ours.data, np.asarray(bare))
+    assert ours.recipe["params"] == {"num_steps": 4, "guidance_scale": 5.0, "width": 64, "height": 64,
+                                     "scheduler": "PLMS"}
+    assert ours.recipe["runtime"]["device"] == "cpu" and ours.recipe["runtime"]["dtype"] == "float32"
+
+
+def test_batch_output_i_equals_a_single_run_with_seed_plus_i(engine):
+    batch = make(engine, count=3, seed=7)
+    assert [o.seed for o in batch] == [7, 8, 9] and [o.recipe["seed"] for o in batch] == [7, 8, 9]
+    assert all(o.recipe["count"] == 1 for o in batch)
+    (single,) = make(engine, seed=8)
+    assert np.array_equal(batch[1].data, single.data)
+    assert not np.array_equal(batch[0].data, batch[1].data)
+
+
+def test_cancel_stops_at_the_next_step_and_keeps_finished_outputs(engine):
+    events = Events(cancel_at=(3 + 2, 9))  # PLMS runs num_steps + 1 timesteps: step 2 of the second output
+    with pytest.raises(Cancelled):
+        engine.generate(Request(engine="diffusion", prompt="x", seed=1, count=3, params={"num_steps": 2}), events)
+    assert len(events.outputs) == 1
+    assert events.steps[-1] == (5, 9)
+
+
+def test_progress_is_monotonic_and_complete(engine):
+    events = Events()
+    engine.generate(Request(engine="diffusion", prompt="x", seed=1, count=2,
+                            params={"num_steps": 3, "scheduler": "Euler"}), events)
+    assert events.steps == [(i, 6) for i in range(1, 7)]
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_every_scheduler_runs_and_is_recorded(engine, name):
+    (out,) = make(engine, num_steps=2, scheduler=name)
+    assert out.recipe["params"]["scheduler"] == name
+    assert out.data.shape == (64, 64, 3) and out.data.std() > 0
+    assert scheduler_name(dict(engine._scheduler(name).config)) == name
+
+
+def test_bad_params(engine):
+    with pytest.raises(ParamError, match="multiple of 8"):
+        make(engine, width=100)
+    with pytest.raises(ParamError, match="unknown parameter 'strenght'"):
+        make(engine, strenght=0.5)
+
+
+def test_load_errors_are_clear(tmp_path, tiny_sd):
+    with pytest.raises(EngineError, match="not a diffusers pipeline folder"):
+        DiffusionEngine().load(str(tmp_path / "missing"), "cpu")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "model_index.json").write_text('{"_class_name": "FluxPipeline"}')
+    with pytest.raises(EngineError, match="is a FluxPipeline"):
+        DiffusionEngine().load(str(tmp_path / "other"), "cpu")
+    import shutil
+
+    pickled = shutil.copytree(tiny_sd, tmp_path / "pickled")
+    unet = pickled / "unet" / "diffusion_pytorch_model.safetensors"
+    unet.rename(unet.with_suffix(".bin"))
+    with pytest.raises(EngineError, match="could not load the model"):
+        DiffusionEngine().load(str(pickled), "cpu")
