@@ -8,6 +8,7 @@ _HOME = tempfile.mkdtemp(prefix="assetsmith-tests-")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HOME"] = os.path.join(_HOME, "hf")
 os.environ["ASSETSMITH_HOME"] = os.path.join(_HOME, "assetsmith")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")  # QSettings of the window
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402

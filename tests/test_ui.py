@@ -1,0 +1,96 @@
+"""The window on the real core: generate with a tiny model, watch, cancel, close cleanly."""
+import threading
+
+import pytest
+from PySide6.QtWidgets import QMessageBox, QSpinBox
+
+from engines.api import ParamError
+from studio.jobs import JobEvent
+from studio.project import Project
+from ui.bridge import JobBridge
+from ui.gc_guard import GuiThreadGC
+from ui.main_window import MainWindow
+from ui.param_form import ParamForm
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_sd, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.Ok)  # no modal dialogs in tests
+    collector = GuiThreadGC()  # as the app does: no Qt object is ever collected on a worker thread
+    project = Project.open(tmp_path / "P.assetsmith")
+    w = MainWindow(project)
+    qtbot.addWidget(w)
+    w.model.setText(str(tiny_sd))
+    w.prompt.setPlainText("a red potion")
+    w.show()
+    yield w
+    w.close()
+    project.close()
+    collector.stop()
+
+
+def test_param_form_is_built_from_the_schema(qtbot, window):
+    form = window.params
+    assert isinstance(form.editor("num_steps"), QSpinBox)
+    assert form.values() == {"num_steps": 50, "guidance_scale": 7.5}  # size, scheduler: the model's own
+    form.set_value("scheduler", "Euler a")
+    form.set_value("width", 128)
+    assert form.values()["scheduler"] == "Euler a" and form.values()["width"] == 128
+    form.set_value("width", 100)
+    with pytest.raises(ParamError, match="multiple of 8"):
+        form.values()
+    assert "multiple of 8" in form.error.text()
+
+
+def test_generate_shows_the_image_and_records_it(qtbot, window):
+    window.random_seed.setChecked(False)
+    window.seed.setValue(3)
+    window.params.set_value("num_steps", 2)
+    with qtbot.waitSignal(window.bridge.finished, timeout=60000):
+        assert window.generate() is not None
+    assert window.history.count() == 1
+    assert window.view.has_image()
+    assert "seed: 3" in window.recipe.toPlainText()
+    (generation,) = window.project.query()
+    assert generation.status == "finished" and generation.outputs[0].seed == 3
+
+
+def test_bad_input_is_shown_not_raised(qtbot, window, tmp_path):
+    window.model.setText(str(tmp_path / "missing"))
+    assert window.generate() is None
+    assert "not found" in window.statusBar().currentMessage()
+
+
+def test_cancel_ends_the_running_job(qtbot, window):
+    window.params.set_value("num_steps", 300)
+    with qtbot.waitSignal(window.bridge.progress, timeout=60000):
+        window.generate()
+    with qtbot.waitSignal(window.bridge.cancelled, timeout=60000):
+        window.cancel_all()
+    assert window.project.query() == []
+    assert not window.cancel_button.isEnabled()
+
+
+def test_bridge_coalesces_progress_and_keeps_terminal_events(qtbot):
+    class Runner:
+        def subscribe(self, callback):
+            self.callback = callback
+            return lambda: None
+
+    runner = Runner()
+    bridge = JobBridge(runner, interval_ms=1000)
+    seen = []
+    bridge.progress.connect(lambda job, step, total: seen.append(step))
+    bridge.finished.connect(lambda job, result: seen.append("finished"))
+
+    def worker():
+        for step in range(1, 1001):
+            runner.callback(JobEvent("progress", 1, progress=(step, 1000)))
+        runner.callback(JobEvent("finished", 1))
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    bridge.flush()
+    assert seen == [1000, "finished"]
+    bridge.close()

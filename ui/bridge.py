@@ -1,0 +1,70 @@
+"""Job events from worker threads, re-emitted as Qt signals on the GUI thread.
+
+Progress and previews are coalesced (the newest per job wins) and delivered at most every
+`interval_ms`, so a fast engine never floods the event loop; every other event is delivered
+in order, none dropped.
+"""
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from studio.jobs import JobEvent, JobRunner
+
+COALESCED = ("progress", "preview")
+
+
+class JobBridge(QObject):
+    queued = Signal(int)
+    started = Signal(int)
+    progress = Signal(int, int, int)  # job id, step, total
+    preview = Signal(int, object)
+    output = Signal(int, object)
+    finished = Signal(int, object)  # job id, generation object (or None)
+    cancelled = Signal(int, object)
+    failed = Signal(int, str)
+
+    def __init__(self, runner: JobRunner, interval_ms: int = 50, parent: QObject | None = None):
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._ordered: list[JobEvent] = []
+        self._latest: dict[tuple[int, str], JobEvent] = {}
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.flush)
+        self._timer.start()
+        self._unsubscribe = runner.subscribe(self._on_event)
+
+    def _on_event(self, event: JobEvent) -> None:  # any thread
+        with self._lock:
+            if event.kind in COALESCED:
+                self._latest[(event.job_id, event.kind)] = event
+            else:
+                self._ordered.append(event)
+
+    def flush(self) -> None:
+        """Deliver what has arrived (GUI thread). Coalesced events of a job go before its
+        terminal event, so the last progress never lands after "finished"."""
+        with self._lock:
+            latest, self._latest = self._latest, {}
+            ordered, self._ordered = self._ordered, []
+        for event in latest.values():
+            if event.kind == "progress":
+                self.progress.emit(event.job_id, *event.progress)
+            else:
+                self.preview.emit(event.job_id, event.preview)
+        for event in ordered:
+            kind = event.kind
+            if kind in ("queued", "started"):
+                getattr(self, kind).emit(event.job_id)
+            elif kind == "output":
+                self.output.emit(event.job_id, event.result)
+            elif kind in ("finished", "cancelled"):
+                getattr(self, kind).emit(event.job_id, event.result)
+            elif kind == "failed":
+                self.failed.emit(event.job_id, event.error or "")
+
+    def close(self) -> None:
+        self._timer.stop()
+        self._unsubscribe()
