@@ -44,7 +44,7 @@ def test_param_form_is_built_from_the_schema(qtbot, window):
 
 def test_generate_shows_the_image_and_records_it(qtbot, window):
     window.random_seed.setChecked(False)
-    window.seed.setValue(3)
+    window.seed.setText("3")
     window.params.set_value("num_steps", 2)
     with qtbot.waitSignal(window.bridge.finished, timeout=60000):
         assert window.generate() is not None
@@ -59,6 +59,11 @@ def test_bad_input_is_shown_not_raised(qtbot, window, tmp_path):
     window.model.setText(str(tmp_path / "missing"))
     assert window.generate() is None
     assert "not found" in window.statusBar().currentMessage()
+    window.model.setText(str(tmp_path))
+    window.random_seed.setChecked(False)
+    window.seed.setText("9999999999")
+    assert window.generate() is None
+    assert "seed must be" in window.statusBar().currentMessage()
 
 
 def test_cancel_ends_the_running_job(qtbot, window):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import random
 
-from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap, QRegularExpressionValidator, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
     QMainWindow, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter,
@@ -98,11 +98,13 @@ class MainWindow(QMainWindow):
         self.negative = QPlainTextEdit(placeholderText="What to avoid (negative prompt)")
         self.negative.setFixedHeight(50)
         form.addRow("Negative", self.negative)
-        self.seed = QSpinBox(maximum=SEED_MAX if SEED_MAX < 2**31 else 2**31 - 1)
+        # Seeds go up to 2**32 - 1, past what a QSpinBox holds: digits only, range-checked by Request.
+        self.seed = QLineEdit("0", placeholderText="seed")
+        self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}")))
         self.random_seed = QCheckBox("random", checked=True)
         dice = QToolButton(toolTip="A new random seed")
         dice.setIcon(self.style().standardIcon(QStyle.SP_BrowserReload))
-        dice.clicked.connect(lambda: self.seed.setValue(random.randint(0, self.seed.maximum())))
+        dice.clicked.connect(lambda: self.seed.setText(str(random.randint(0, SEED_MAX))))
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(dice)
@@ -179,7 +181,7 @@ class MainWindow(QMainWindow):
             model=self.model.text().strip() or None,
             prompt=self.prompt.toPlainText().strip(),
             negative_prompt=self.negative.toPlainText().strip(),
-            seed=None if self.random_seed.isChecked() else self.seed.value(),
+            seed=None if self.random_seed.isChecked() else int(self.seed.text() or 0),
             count=self.count.value(),
             params=self.params.values(),
         )
@@ -194,7 +196,7 @@ class MainWindow(QMainWindow):
             return None
         self.settings.setValue("image/model", self.model.text().strip())
         if self.random_seed.isChecked():
-            self.seed.setValue(min(job.request.seed, self.seed.maximum()))  # show the seed it got
+            self.seed.setText(str(job.request.seed))  # show the seed it got
         self._jobs.append(job.id)
         self.cancel_button.setEnabled(True)
         self._set_queue_label()
