@@ -297,13 +297,14 @@ class _BatchEvents:
 
 
 def run_batch(
-    request: Request, events: Events, make_one: Callable[[int, Events], Output]
+    request: Request, events: Events, make_one: Callable[[int, Events], "Output | list[Output]"]
 ) -> list[Output]:
-    """Make `request.count` outputs one after another, output i with seed + i.
+    """Make `request.count` results one after another, result i with seed + i.
 
     Each output is handed to `events.output` the moment it is finished, so a cancel or a
     crash later in the batch never loses it. One at a time (A1111's "batch count") so any
-    output can be re-made alone from its own seed, bit for bit.
+    result can be re-made alone from its own seed, bit for bit. A result may be several
+    outputs (the items of a text list), which share its seed.
     """
     if request.seed is None:
         raise ParamError("the seed must be resolved to a number before generating")
@@ -312,7 +313,8 @@ def run_batch(
         if events.cancelled():
             raise Cancelled()
         seed = (request.seed + i) % (SEED_MAX + 1)
-        out = make_one(seed, _BatchEvents(events, i, request.count))
-        events.output(out)
-        outputs.append(out)
+        made = make_one(seed, _BatchEvents(events, i, request.count))
+        for out in made if isinstance(made, list) else [made]:
+            events.output(out)
+            outputs.append(out)
     return outputs

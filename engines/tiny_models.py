@@ -86,3 +86,46 @@ def build_tiny_sd(path: str | Path) -> Path:
         f.unlink()
     tok_dir.rmdir()
     return path
+
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def _training_text() -> list[str]:
+    """Any local text will do for a tokenizer: the standard library's own sources."""
+    import sysconfig
+
+    files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:15]
+    return [f.read_text(encoding="utf-8", errors="replace") for f in files]
+
+
+def build_tiny_gpt2(path: str | Path, chat: bool = False, n_layer: int = 2, n_embd: int = 64,
+                    n_head: int = 2, vocab_size: int = 1000) -> Path:
+    """A tiny GPT-2 with a byte-level BPE trained offline with `tokenizers`, saved in
+    transformers layout. `chat=True` gives its tokenizer a chat template. The defaults make a
+    ~1 MB model; GPT-2 small's sizes (12, 768, 12, 50257) make a 124M-parameter one."""
+    path = Path(path)
+    if (path / "config.json").is_file() and (path / "tokenizer.json").is_file():
+        return path
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(_training_text(), vocab_size=vocab_size, min_frequency=2,
+                            special_tokens=["<|endoftext|>"], show_progress=False)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>",
+                                        bos_token="<|endoftext|>", unk_token="<|endoftext|>")
+    if chat:
+        tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=256 if n_layer <= 2 else 1024, n_embd=n_embd,
+                        n_layer=n_layer, n_head=n_head, bos_token_id=tokenizer.bos_token_id,
+                        eos_token_id=tokenizer.eos_token_id)
+    model = GPT2LMHeadModel(config)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path

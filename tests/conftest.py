@@ -20,3 +20,19 @@ def tiny_sd(tmp_path_factory):
     from engines.tiny_models import build_tiny_sd
 
     return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory):
+    """A tiny GPT-2 (base model, plain completion) with a tokenizer trained offline."""
+    from engines.tiny_models import build_tiny_gpt2
+
+    return build_tiny_gpt2(tmp_path_factory.mktemp("models") / "tiny-gpt2")
+
+
+@pytest.fixture(scope="session")
+def tiny_chat(tmp_path_factory):
+    """The same tiny GPT-2 with a chat template, as chat models have."""
+    from engines.tiny_models import build_tiny_gpt2
+
+    return build_tiny_gpt2(tmp_path_factory.mktemp("models") / "tiny-chat", chat=True)

@@ -1,0 +1,190 @@
+"""Local language models through transformers: item names, descriptions, dialogue, ad copy.
+
+With no parameters a generation is exactly the bare `model.generate(**inputs)` call: the
+model's own generation config, no repetition penalty and no stop strings of ours. Tokens
+stream out as previews; cancel stops at the next token.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from engines import devices
+from engines.api import Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch
+from engines.text.lists import parse_list
+
+SAMPLING = ("top_k", "top_p", "min_p")
+
+
+class CausalLMEngine:
+    name = "causal-lm"
+    modality = "text"
+    takes_prompt = True
+    inputs = ()
+    default_model = None
+    params = (
+        Param("max_new_tokens", "int", None, min=1, max=8192,
+              help="Most tokens to write; the model's own limit when unset."),
+        Param("temperature", "float", None, min=0.0, max=5.0,
+              help="Randomness: 0 always takes the likeliest token (greedy); higher is wilder."),
+        Param("top_k", "int", None, min=0, max=1000, help="Sample only from the k likeliest tokens (0: no limit)."),
+        Param("top_p", "float", None, min=0.01, max=1.0,
+              help="Sample from the smallest set of tokens whose chances add up to p."),
+        Param("min_p", "float", None, min=0.0, max=1.0,
+              help="Drop tokens less likely than min_p times the likeliest one."),
+        Param("repetition_penalty", "float", None, min=0.5, max=3.0,
+              help="Above 1 discourages repeating tokens; none by default."),
+        Param("stop", "strings", None, help="Stop when any of these strings appears (it is not kept)."),
+        Param("system_prompt", "str", None, help="Instructions for a chat model (its chat template is used)."),
+        Param("mode", "choice", "text", choices=("text", "list"),
+              help="list: split the answer into items (numbered, bulleted or JSON), one output each."),
+    )
+
+    def __init__(self) -> None:
+        self.model = None
+        self.tokenizer = None
+        self.device = "cpu"
+        self.dtype = "float32"
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool:
+        try:
+            config = json.loads((Path(path) / "config.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in config.get("architectures") or [])
+
+    def load(self, model_path: str, device: str) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        devices.quiet_libraries()
+        path = Path(model_path)
+        if not (path / "config.json").is_file():
+            raise EngineError(f"{path} is not a transformers model folder (it has no config.json)")
+        self.dtype = devices.default_dtype(device)
+        try:
+            # trust_remote_code stays off: a model folder never runs its own code here.
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True,
+                                                         dtype=devices.torch_dtype(self.dtype))
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise EngineError(f"could not load the language model in {path}: {first}") from exc
+        self.model = model.to(device).eval()
+        self.device = device
+
+    def unload(self) -> None:
+        self.model = self.tokenizer = None
+        devices.empty_cache(self.device)
+
+    def memory_bytes(self) -> int:
+        if self.model is None:
+            return 0
+        return sum(t.numel() * t.element_size() for t in [*self.model.parameters(), *self.model.buffers()])
+
+    def generate(self, request: Request, events: Events) -> list[Output]:
+        request = check_request(type(self), request)
+        if self.model is None:
+            raise EngineError("the text engine has no model loaded")
+        if not request.prompt.strip():
+            raise ParamError("the prompt is empty: the text engine continues or answers a prompt")
+        inputs = self._encode(request.prompt, request.params.get("system_prompt"))
+        kwargs, resolved = self._settings(request.params, inputs["input_ids"].shape[1])
+        return run_batch(request, events, lambda seed, ev: self._one(request, inputs, kwargs, resolved, seed, ev))
+
+    def _encode(self, prompt: str, system: str | None):
+        template = getattr(self.tokenizer, "chat_template", None)
+        if template:
+            messages = ([{"role": "system", "content": system}] if system else []) + [
+                {"role": "user", "content": prompt}]
+            inputs = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                        return_dict=True)
+        elif system:
+            raise ParamError("this model has no chat template, so it takes no system prompt: "
+                             "write the instructions into the prompt itself")
+        else:
+            inputs = self.tokenizer(prompt, return_tensors="pt")
+        return {k: v.to(self.device) for k, v in inputs.items()}
+
+    def _settings(self, given: dict, prompt_tokens: int) -> tuple[dict, dict]:
+        """The generate() arguments, and every parameter's value for the recipe."""
+        config = self.model.generation_config
+        resolved = {k: v for k, v in given.items()}
+        if "max_new_tokens" not in given:
+            # The model's own limit, as generate() works it out: its max_new_tokens, else its
+            # max_length less the prompt, else transformers' default of 20 new tokens.
+            from_length = config.max_length and max(1, config.max_length - prompt_tokens)
+            resolved["max_new_tokens"] = config.max_new_tokens or from_length or 20
+        if "temperature" in given:
+            sample = given["temperature"] > 0
+        else:
+            sample = bool(config.do_sample) or any(k in given for k in SAMPLING)
+            resolved["temperature"] = (config.temperature or 1.0) if sample else 0.0
+        kwargs = {k: resolved[k] for k in ("max_new_tokens", *SAMPLING, "repetition_penalty") if k in resolved}
+        kwargs["do_sample"] = sample
+        if sample:
+            kwargs["temperature"] = resolved["temperature"]
+        resolved.setdefault("mode", "text")
+        return kwargs, resolved
+
+    def _one(self, request: Request, inputs: dict, kwargs: dict, resolved: dict, seed: int,
+             events: Events) -> list[Output]:
+        import torch
+
+        watch = _Watch(self.tokenizer, inputs["input_ids"].shape[1], kwargs["max_new_tokens"],
+                       resolved.get("stop") or [], events)
+        start = time.perf_counter()
+        torch.manual_seed(seed)  # sampling draws from torch's generator: seeded per output
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, **kwargs, pad_token_id=pad, streamer=watch,
+                                      stopping_criteria=[watch])
+        new = out[0, inputs["input_ids"].shape[1]:]
+        text = _cut_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), resolved.get("stop") or [])
+        elapsed = time.perf_counter() - start
+        recipe = request.replace(seed=seed, count=1, params=resolved).to_dict()
+        recipe["runtime"] = {"device": self.device, "dtype": self.dtype, "tokens": int(new.numel()),
+                             "time_s": round(elapsed, 4), "chat_template": bool(self.tokenizer.chat_template)}
+        if resolved["mode"] != "list":
+            return [Output(kind="text", data=text, seed=seed, recipe=recipe, mime="text/plain")]
+        items = parse_list(text) or [text.strip()]
+        return [Output(kind="text", data=item, seed=seed, recipe={**recipe, "item": i}, mime="text/plain")
+                for i, item in enumerate(items)]
+
+
+def _cut_at_stop(text: str, stops: list[str]) -> str:
+    cut = min((text.find(s) for s in stops if s and s in text), default=-1)
+    return text if cut < 0 else text[:cut]
+
+
+class _Watch:
+    """Streamer and stopping criterion in one: decodes the new tokens as they come (previews,
+    progress), stops at a stop string, and raises Cancelled at the next token after a cancel."""
+
+    def __init__(self, tokenizer, prompt_tokens: int, max_new: int, stops: list[str], events: Events):
+        self.tokenizer, self.prompt_tokens, self.max_new = tokenizer, prompt_tokens, max_new
+        self.stops, self.events = stops, events
+        self.ids: list[int] = []
+        self.text = ""
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:  # generate() first hands the streamer the prompt itself
+            self._prompt_seen = True
+            return
+        self.ids.extend(value.reshape(-1).tolist())
+        self.text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        self.events.progress(len(self.ids), self.max_new)
+        self.events.preview(_cut_at_stop(self.text, self.stops))
+
+    def end(self) -> None:
+        pass
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        if self.events.cancelled():
+            raise Cancelled()  # the candidate in progress is dropped
+        hit = any(s and s in self.text for s in self.stops)
+        return torch.full((input_ids.shape[0],), hit, dtype=torch.bool, device=input_ids.device)
