@@ -122,7 +122,9 @@ def build_tiny_gpt2(path: str | Path, chat: bool = False, n_layer: int = 2, n_em
     if chat:
         tokenizer.chat_template = CHAT_TEMPLATE
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=256 if n_layer <= 2 else 1024, n_embd=n_embd,
+    # The embedding is sized as asked even when the small corpus yields fewer tokens, so a
+    # GPT-2-small-sized model has GPT-2 small's parameter count.
+    config = GPT2Config(vocab_size=max(len(tokenizer), vocab_size), n_positions=256 if n_layer <= 2 else 1024, n_embd=n_embd,
                         n_layer=n_layer, n_head=n_head, bos_token_id=tokenizer.bos_token_id,
                         eos_token_id=tokenizer.eos_token_id)
     model = GPT2LMHeadModel(config)

@@ -17,7 +17,7 @@ from engines.api import ParamError, Request, describe
 from studio import models
 from studio.project import Project, ProjectError
 
-COMMANDS = ("generate", "remake", "show", "list", "engines")
+COMMANDS = ("generate", "remake", "show", "list", "engines", "export")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     eng = sub.add_parser("engines", help="list engines and their parameters")
     eng.add_argument("--json", action="store_true")
+
+    exp = sub.add_parser("export", help="export text outputs as .txt, .json or .csv")
+    exp.add_argument("ids", type=int, nargs="*", help="generation ids (all text generations when none)")
+    exp.add_argument("--out", required=True, type=Path, help="file to write; its suffix picks the format")
+    exp.add_argument("--format", choices=("txt", "json", "csv"), help="format, when the suffix does not say")
+    _project_arg(exp)
     return parser
 
 
@@ -260,10 +266,24 @@ def _finish(job) -> int:
     return EXIT_OK
 
 
+def cmd_export(args) -> int:
+    from studio.export import ExportError, export_text
+
+    with _open(args.project) as project:
+        generations = [project.get(i) for i in args.ids] if args.ids else project.query(modality="text")
+        try:
+            n = export_text(generations, args.out, args.format)
+        except ExportError as exc:
+            raise BadInput(str(exc)) from None
+    print(f"exported {n} text(s) to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMAND_FUNCS = {
     "generate": cmd_generate,
     "remake": cmd_remake,
     "show": cmd_show,
     "list": cmd_list,
     "engines": cmd_engines,
+    "export": cmd_export,
 }

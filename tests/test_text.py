@@ -159,3 +159,52 @@ def test_accepts_causal_lm_folders_only(tiny_gpt2, tiny_sd):
 ])
 def test_parse_list_on_awkward_model_output(raw, items):
     assert parse_list(raw) == items
+
+
+# -- through the project and the CLI ------------------------------------------------------
+
+def test_cli_text_generation_remake_and_export(tmp_path, tiny_gpt2, capsys):
+    import csv
+
+    from studio.cli import main
+
+    project = tmp_path / "P"
+    argv = ["generate", "--engine", "causal-lm", "--model", str(tiny_gpt2), "--prompt", "Potion names:\n1.",
+            "--seed", "11", "--count", "2", "--param", "temperature=0.8", "--param", "max_new_tokens=30",
+            "--param", "mode=list", "--project", str(project)]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "finished" and result["outputs"]
+    first = result["outputs"][0]
+    assert first.endswith(".txt") and json.load(open(first[:-4] + ".json"))["seed"] == 11
+    assert main(["remake", str(result["generation_id"]), "--project", str(project)]) == 0
+    remade = json.loads(capsys.readouterr().out)
+    assert remade["identical"] is True and len(remade["outputs"]) == len(result["outputs"])
+    for fmt in ("txt", "json", "csv"):
+        assert main(["export", str(result["generation_id"]), "--out", str(tmp_path / f"names.{fmt}"),
+                     "--project", str(project)]) == 0
+    texts = [open(p, encoding="utf-8").read() for p in result["outputs"]]
+    rows = list(csv.DictReader(open(tmp_path / "names.csv", encoding="utf-8")))
+    assert [r["text"] for r in rows] == texts
+    assert {r["seed"] for r in rows} == {"11", "12"}  # list items share their candidate's seed
+    assert [r["text"] for r in json.load(open(tmp_path / "names.json"))] == texts
+    capsys.readouterr()
+    assert main(["export", "--out", str(tmp_path / "x.docx"), "--project", str(project)]) == 2
+    assert "export format must be one of" in capsys.readouterr().err
+
+
+def test_presets_are_data_and_make_valid_requests():
+    from engines.api import check_request
+    from studio import presets
+
+    loaded = presets.load("text")
+    assert len(loaded) >= 5 and len({p.name for p in loaded}) == len(loaded)
+    for preset in loaded:
+        for chat in (True, False):
+            request = preset.request(chat=chat, seed=1)
+            assert "{" not in request.prompt and request.prompt.strip()
+            check_request(CausalLMEngine, request)
+    names = next(p for p in loaded if p.name == "Item names")
+    assert "12 names for rings" in names.request(chat=True, subject="rings").prompt
+    with pytest.raises(presets.PresetError, match="needs a value"):
+        presets.Preset("x", "", "text", "{missing}", "{missing}").request(chat=True)
