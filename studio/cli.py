@@ -220,7 +220,7 @@ def _run(project: Project, request: Request, **submit):
     from studio.recording import ProjectSink
 
     runner = JobRunner()
-    job = runner.submit(request, sink=ProjectSink(project), project_root=project.root, **submit)
+    job = runner.submit(request, sink=ProjectSink(project), project=project, **submit)
     bar = _progress_bar(runner, job)
     try:
         while not job.wait(0.2):

@@ -16,11 +16,14 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from engines import devices, registry
 from engines.api import SEED_MAX, Cancelled, EngineError, Output, ParamError, Request, check_request
-from studio import models
+from studio import inputs, models
+
+if TYPE_CHECKING:
+    from studio.project import Project
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class Job:
     threads: int | None = None
     parent_id: int | None = None
     sink: JobSink | None = None
+    engine_request: Request | None = None  # the request with input files as absolute paths
     state: str = "queued"
     progress: tuple[int, int] = (0, 0)
     outputs: list[Output] = field(default_factory=list)
@@ -167,24 +171,30 @@ class JobRunner:
         threads: int | None = None,
         parent_id: int | None = None,
         sink: JobSink | None = None,
-        project_root: Path | None = None,
+        project: "Project | None" = None,
     ) -> Job:
-        """Validate and queue a request. Bad input raises ParamError / ModelError here, at
-        once, so the caller can say so before anything runs. The seed is resolved to a
-        concrete number before the job is queued."""
+        """Validate and queue a request. Bad input raises ParamError / ModelError /
+        ProjectError here, at once, so the caller can say so before anything runs. The seed is
+        resolved to a concrete number before the job is queued; with a project, input files
+        are copied into it and the recipe names them by their place there."""
         engine_cls = registry.get(request.engine)
         request = check_request(engine_cls, request)
-        model = models.resolve(request.model, engine_cls, project_root)
+        model = models.resolve(request.model, engine_cls, project.root if project else None)
+        engine_request = request
+        if project is not None:
+            request = inputs.import_inputs(request, engine_cls, project)
+            engine_request = inputs.resolve_inputs(request, engine_cls, project)
         if request.seed is None:
             request = request.replace(seed=random.randint(0, SEED_MAX))
         request = request.replace(model=model.ref)
+        engine_request = engine_request.replace(seed=request.seed, model=model.ref)
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ParamError(f"threads must be a whole number of at least 1, got {threads!r}")
         device = devices.resolve(device)
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job runner is shut down")
-            job = Job(next(self._ids), request, device, model, threads, parent_id, sink)
+            job = Job(next(self._ids), request, device, model, threads, parent_id, sink, engine_request)
             self._jobs[job.id] = job
             self._queues.setdefault(device, deque()).append(job)
             self._ensure_worker(device)
@@ -272,7 +282,7 @@ class JobRunner:
             devices.set_threads(threads)
             job.runtime = self._runtime(job, threads)
             engine = self.cache.get(engine_cls, job.model.path, job.device)
-            engine.generate(job.request, _JobEvents(self, job))
+            engine.generate(job.engine_request or job.request, _JobEvents(self, job))
         except Cancelled:
             self._end(job, "cancelled")
         except Exception as exc:

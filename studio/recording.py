@@ -7,13 +7,15 @@ count, library versions and the parent generation.
 from __future__ import annotations
 
 from engines.api import Output
-from studio import metadata
+from studio import inputs, metadata
 from studio.jobs import Job
 from studio.project import GenerationWriter, Project
 
 
 def output_recipe(job: Job, output: Output) -> dict:
     recipe = dict(output.recipe)
+    # The engine saw input files as absolute paths; the recipe keeps their place in the project.
+    recipe["params"] = {**recipe.get("params", {}), **inputs.file_values(job.request)}
     runtime = {k: v for k, v in job.runtime.items() if k not in ("model_hash", "model_name")}
     recipe.update(
         model=job.request.model,

@@ -32,8 +32,7 @@ def run_cli(capsys, *argv):
 def generate(capsys, project, model, *extra):
     code, out, err = run_cli(
         capsys, "generate", "--engine", "diffusion", "--model", model, "--prompt", "a red potion",
-        "--seed", 7, "--param", "num_steps=4", "--param", "width=64", "--param", "height=64",
-        "--project", project, *extra,
+        "--seed", 7, "--param", "num_steps=4", "--project", project, *extra,
     )
     assert code == 0, err
     return json.loads(out)
@@ -208,3 +207,21 @@ def test_sigkill_mid_batch_loses_no_finished_output(tmp_path, tiny_sd):
         assert all(o.path.is_file() for o in generation.outputs)
         assert [o.seed for o in generation.outputs] == list(range(3, 3 + len(generation.outputs)))
         assert not p.report.missing
+
+
+def test_img2img_input_is_copied_into_the_project_and_remade(capsys, tmp_path, tiny_sd):
+    from PIL import Image
+
+    init = tmp_path / "elsewhere" / "Sketch.png"
+    init.parent.mkdir()
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(init)
+    project = tmp_path / "P"
+    result = generate(capsys, project, tiny_sd, "--param", f"init_image={init}", "--param", "strength=0.5")
+    stored = result["recipe"]["params"]["init_image"]
+    assert stored.startswith("inputs/") and stored.endswith(".png")
+    assert (project / stored).read_bytes() == init.read_bytes()
+    assert json.loads(Image.open(result["outputs"][0]).text["assetsmith"])["params"]["init_image"] == stored
+    init.unlink()  # the project's copy is what a re-make uses
+    code, out, err = run_cli(capsys, "remake", result["generation_id"], "--project", project)
+    assert code == 0, err
+    assert json.loads(out)["identical"] is True

@@ -107,3 +107,55 @@ def test_load_errors_are_clear(tmp_path, tiny_sd):
     unet.rename(unet.with_suffix(".bin"))
     with pytest.raises(EngineError, match="could not load the model"):
         DiffusionEngine().load(str(pickled), "cpu")
+
+
+# -- img2img and inpainting ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("pictures")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / "init.png")
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    mask.save(folder / "mask.png")
+    Image.new("L", (32, 32), 255).save(folder / "small_mask.png")
+    Image.new("RGB", (60, 64)).save(folder / "odd.png")
+    (folder / "not_an_image.png").write_text("hello")
+    return folder
+
+
+def test_img2img_and_inpaint_equal_bare_pipelines(engine, tiny_sd, pictures):
+    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline
+    from PIL import Image
+
+    init, mask = Image.open(pictures / "init.png").convert("RGB"), Image.open(pictures / "mask.png").convert("L")
+    (ours,) = make(engine, num_steps=6, init_image=str(pictures / "init.png"), strength=0.6)
+    bare = StableDiffusionImg2ImgPipeline.from_pretrained(tiny_sd)(
+        "a red potion", image=init, strength=0.6, num_inference_steps=6,
+        generator=torch.Generator("cpu").manual_seed(7)).images[0]
+    assert np.array_equal(ours.data, np.asarray(bare))
+    assert ours.recipe["runtime"]["pipeline"] == "StableDiffusionImg2ImgPipeline"
+    (ours,) = make(engine, num_steps=6, init_image=str(pictures / "init.png"), mask_image=str(pictures / "mask.png"))
+    bare = StableDiffusionInpaintPipeline.from_pretrained(tiny_sd)(
+        "a red potion", image=init, mask_image=mask, num_inference_steps=6,
+        generator=torch.Generator("cpu").manual_seed(7)).images[0]
+    assert np.array_equal(ours.data, np.asarray(bare))
+    assert ours.recipe["params"]["strength"] == 1.0  # diffusers' inpainting default, recorded
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"strength": 1.5, "init_image": "init.png"}, "strength must be at most 1"),
+    ({"strength": 0.5}, "give an init_image too"),
+    ({"mask_image": "mask.png"}, "needs an init_image"),
+    ({"init_image": "init.png", "mask_image": "small_mask.png"}, "mask_image is 32x32 but init_image is 64x64"),
+    ({"init_image": "missing.png"}, "does not exist"),
+    ({"init_image": "not_an_image.png"}, "not a readable image"),
+    ({"init_image": "odd.png"}, "multiples of 8"),
+    ({"init_image": "init.png", "width": 128}, "keeps the init image's size"),
+])
+def test_img2img_bad_inputs(engine, pictures, params, message):
+    params = {k: str(pictures / v) if k.endswith("_image") else v for k, v in params.items()}
+    with pytest.raises(ParamError, match=message):
+        make(engine, **params)

@@ -20,7 +20,7 @@ from engines import registry
 from engines.api import SEED_MAX, ParamError, Request
 from studio.jobs import JobRunner
 from studio.models import ModelError
-from studio.project import Generation, Project
+from studio.project import Generation, Project, ProjectError
 from studio.recording import ProjectSink
 from ui.bridge import JobBridge
 from ui.param_form import ParamForm
@@ -189,8 +189,8 @@ class MainWindow(QMainWindow):
     def generate(self) -> int | None:
         """Queue a generation; bad input is shown, never raised. Returns the job id."""
         try:
-            job = self.runner.submit(self.request(), sink=ProjectSink(self.project), project_root=self.project.root)
-        except (ParamError, ModelError) as exc:
+            job = self.runner.submit(self.request(), sink=ProjectSink(self.project), project=self.project)
+        except (ParamError, ModelError, ProjectError) as exc:
             self.statusBar().showMessage(str(exc), 10000)
             QMessageBox.warning(self, "Cannot generate", str(exc))
             return None

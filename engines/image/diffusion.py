@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from engines import devices
-from engines.api import Cancelled, EngineError, Events, Output, Param, Request, check_request, run_batch
+from engines.api import (
+    Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch,
+)
 
 # Scheduler names as AUTOMATIC1111 shows them, and how diffusers builds each one on top of
 # the model's own scheduler config.
@@ -48,7 +50,7 @@ class DiffusionEngine:
     name = "diffusion"
     modality = "image"
     takes_prompt = True
-    inputs = ()
+    inputs = ("init_image", "mask_image")
     default_model = None
     params = (
         Param("num_steps", "int", 50, min=1, max=500, help="Denoising steps: more is slower and often finer."),
@@ -60,10 +62,19 @@ class DiffusionEngine:
               help="Image height in pixels, a multiple of 8; the model's native size when unset."),
         Param("scheduler", "choice", None, choices=tuple(SCHEDULERS),
               help="Sampler, named as AUTOMATIC1111 names it; the model's own when unset."),
+        Param("init_image", "file", None,
+              help="Start from this image (img2img); with a mask, repaint part of it (inpainting)."),
+        Param("strength", "float", None, min=0.0, max=1.0,
+              help="How much of the init image to repaint: 0 keeps it, 1 ignores it "
+                   "(diffusers' default: 0.8 for img2img, 1.0 for inpainting)."),
+        Param("mask_image", "file", None,
+              help="White where the init image is repainted, black where it is kept; same size."),
     )
+    MODE_DEFAULT_STRENGTH = {"img2img": 0.8, "inpaint": 1.0}
 
     def __init__(self) -> None:
         self.pipe = None
+        self._mode_pipes: dict = {}
         self.device = "cpu"
         self.dtype = "float32"
         self._scheduler_config: dict = {}
@@ -99,6 +110,7 @@ class DiffusionEngine:
 
     def unload(self) -> None:
         self.pipe = None
+        self._mode_pipes = {}
         devices.empty_cache(self.device)
 
     def memory_bytes(self) -> int:
@@ -120,13 +132,49 @@ class DiffusionEngine:
     def _resolve(self, given: dict) -> dict:
         """Every parameter's actual value, so the recipe re-makes the output exactly."""
         native = self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor
-        return {
+        resolved = {
             "num_steps": given.get("num_steps", 50),
             "guidance_scale": given.get("guidance_scale", 7.5),
             "width": given.get("width", native),
             "height": given.get("height", native),
             "scheduler": given.get("scheduler") or scheduler_name(self._scheduler_config),
         }
+        mode = _mode(given)
+        if mode == "txt2img":
+            if "strength" in given:
+                raise ParamError("strength applies to img2img and inpainting: give an init_image too")
+            return resolved
+        # The output has the init image's size; a different width/height would be a silent resize.
+        init = _open_image(given["init_image"], "init_image", "RGB")
+        for side, value in (("width", init.width), ("height", init.height)):
+            if value % 8:
+                raise ParamError(f"init_image is {init.width}x{init.height}; its sides must be multiples of 8")
+            if side in given and given[side] != value:
+                raise ParamError(f"{side} {given[side]} differs from the init_image's {value}: the output keeps "
+                                 "the init image's size (resize the image first)")
+            resolved[side] = value
+        resolved["init_image"] = given["init_image"]
+        resolved["strength"] = given.get("strength", self.MODE_DEFAULT_STRENGTH[mode])
+        if mode == "inpaint":
+            mask = _open_image(given["mask_image"], "mask_image", "L")
+            if mask.size != init.size:
+                raise ParamError(f"mask_image is {mask.width}x{mask.height} but init_image is "
+                                 f"{init.width}x{init.height}: they must be the same size")
+            resolved["mask_image"] = given["mask_image"]
+        return resolved
+
+    def _pipeline(self, mode: str):
+        """The pipeline for a mode, sharing the loaded components (no second copy in memory)."""
+        if mode == "txt2img":
+            return self.pipe
+        if mode not in self._mode_pipes:
+            import diffusers
+
+            auto = diffusers.AutoPipelineForImage2Image if mode == "img2img" else diffusers.AutoPipelineForInpainting
+            pipe = auto.from_pipe(self.pipe)
+            pipe.set_progress_bar_config(disable=True)
+            self._mode_pipes[mode] = pipe
+        return self._mode_pipes[mode]
 
     def _scheduler(self, name: str):
         import diffusers
@@ -146,27 +194,54 @@ class DiffusionEngine:
             return kwargs
 
         start = time.perf_counter()
-        self.pipe.scheduler = self._scheduler(params["scheduler"])  # schedulers keep state: a fresh one
-        image = self.pipe(
+        mode = _mode(params)
+        pipe = self._pipeline(mode)
+        pipe.scheduler = self._scheduler(params["scheduler"])  # schedulers keep state: a fresh one
+        extra = {"width": params["width"], "height": params["height"]}
+        if mode != "txt2img":
+            extra = {"image": _open_image(params["init_image"], "init_image", "RGB"), "strength": params["strength"]}
+        if mode == "inpaint":
+            extra.update(mask_image=_open_image(params["mask_image"], "mask_image", "L"),
+                         width=params["width"], height=params["height"])
+        image = pipe(
             prompt=request.prompt,
             negative_prompt=request.negative_prompt or None,
             num_inference_steps=params["num_steps"],
             guidance_scale=params["guidance_scale"],
-            width=params["width"],
-            height=params["height"],
             generator=torch.Generator("cpu").manual_seed(seed),  # the same first noise on every device
             callback_on_step_end=on_step_end,
+            **extra,
         ).images[0]
         data = np.asarray(image)
         recipe = request.replace(seed=seed, count=1, params=params).to_dict()
         recipe["runtime"] = {
             "device": self.device,
             "dtype": self.dtype,
-            "pipeline": type(self.pipe).__name__,
+            "pipeline": type(pipe).__name__,
             "time_s": round(time.perf_counter() - start, 4),
         }
         return Output(kind="image", data=data, seed=seed, recipe=recipe, mime="image/png",
                       width=data.shape[1], height=data.shape[0])
+
+
+def _mode(params: dict) -> str:
+    if params.get("mask_image") and not params.get("init_image"):
+        raise ParamError("mask_image needs an init_image to repaint")
+    if params.get("init_image"):
+        return "inpaint" if params.get("mask_image") else "img2img"
+    return "txt2img"
+
+
+def _open_image(path: str, name: str, mode: str):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.convert(mode)
+    except FileNotFoundError:
+        raise ParamError(f"{name} {path} does not exist") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ParamError(f"{name} {Path(path).name} is not a readable image ({exc})") from None
 
 
 def _pipeline_class(path: Path) -> str | None:
