@@ -159,3 +159,42 @@ def test_img2img_bad_inputs(engine, pictures, params, message):
     params = {k: str(pictures / v) if k.endswith("_image") else v for k, v in params.items()}
     with pytest.raises(ParamError, match=message):
         make(engine, **params)
+
+
+# -- variations and previews --------------------------------------------------------------
+
+def test_variation_seed_mixes_noise_like_a1111(engine):
+    (plain,) = make(engine, num_steps=4)
+    (zero,) = make(engine, num_steps=4, variation_seed=99, variation_strength=0.0)
+    (slight,) = make(engine, num_steps=4, variation_seed=99, variation_strength=0.1)
+    (full,) = make(engine, num_steps=4, variation_seed=99, variation_strength=1.0)
+    (other,) = make(engine, num_steps=4, seed=99)
+    assert np.array_equal(zero.data, plain.data)  # strength 0 is the seed itself, bit for bit
+    assert np.array_equal(full.data, other.data)  # strength 1 is the variation seed
+    near = np.abs(slight.data.astype(int) - plain.data).mean()
+    far = np.abs(other.data.astype(int) - plain.data).mean()
+    assert 0 < near < far / 3
+    (again,) = make(engine, num_steps=4, variation_seed=99, variation_strength=0.1)
+    assert np.array_equal(again.data, slight.data)
+    assert slight.recipe["params"]["variation_seed"] == 99
+    with pytest.raises(ParamError, match="go together"):
+        make(engine, variation_seed=99)
+
+
+def test_previews_every_n_steps_do_not_change_the_result(engine):
+    class Previews(Events):
+        def __init__(self):
+            super().__init__()
+            self.previews = []
+
+        def preview(self, partial):
+            self.previews.append(partial)
+
+    events = Previews()
+    (with_previews,) = engine.generate(Request(engine="diffusion", prompt="a red potion", seed=7,
+                                               params={"num_steps": 4, "scheduler": "Euler", "preview_every": 2}),
+                                      events)
+    (without,) = make(engine, num_steps=4, scheduler="Euler")
+    assert len(events.previews) == 2
+    assert events.previews[0].shape == (32, 32, 3) and events.previews[0].dtype == np.uint8
+    assert np.array_equal(with_previews.data, without.data)

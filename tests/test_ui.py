@@ -32,10 +32,13 @@ def window(qtbot, tmp_path, tiny_sd, monkeypatch):
 def test_param_form_is_built_from_the_schema(qtbot, window):
     form = window.params
     assert isinstance(form.editor("num_steps"), QSpinBox)
-    assert form.values() == {"num_steps": 50, "guidance_scale": 7.5}  # size, scheduler: the model's own
+    assert form.values() == {"num_steps": 50, "guidance_scale": 7.5, "preview_every": 0}  # size, scheduler: the model's own
     form.set_value("scheduler", "Euler a")
     form.set_value("width", 128)
     assert form.values()["scheduler"] == "Euler a" and form.values()["width"] == 128
+    form.set_value("variation_seed", 4_000_000_000)  # past what a QSpinBox holds
+    form.set_value("variation_strength", 0.2)
+    assert form.values()["variation_seed"] == 4_000_000_000
     form.set_value("width", 100)
     with pytest.raises(ParamError, match="multiple of 8"):
         form.values()
@@ -53,6 +56,16 @@ def test_generate_shows_the_image_and_records_it(qtbot, window):
     assert "seed: 3" in window.recipe.toPlainText()
     (generation,) = window.project.query()
     assert generation.status == "finished" and generation.outputs[0].seed == 3
+
+
+def test_step_previews_reach_the_image_view(qtbot, window):
+    window.params.set_value("num_steps", 3)
+    window.params.set_value("preview_every", 1)
+    with qtbot.waitSignal(window.bridge.preview, timeout=60000) as preview:
+        window.generate()
+    assert preview.args[1].shape == (32, 32, 3)
+    assert window.view.has_image()
+    qtbot.waitSignal(window.bridge.finished, timeout=60000).wait()
 
 
 def test_bad_input_is_shown_not_raised(qtbot, window, tmp_path):

@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
         b = self.bridge
         b.started.connect(lambda job_id: self._set_queue_label())
         b.progress.connect(self._on_progress)
+        b.preview.connect(self._on_preview)
         b.output.connect(lambda job_id, output: self.refresh_history(select_first=True))
         b.finished.connect(lambda job_id, result: self._on_end(job_id, "finished"))
         b.cancelled.connect(lambda job_id, result: self._on_end(job_id, "cancelled"))
@@ -217,6 +218,10 @@ class MainWindow(QMainWindow):
         self.progress.setValue(step)
         self.progress.setFormat(f"step {step} / {total}")
 
+    def _on_preview(self, job_id: int, partial) -> None:
+        if getattr(partial, "ndim", 0) == 3:  # an RGB array (the latents, cheaply decoded)
+            self.view.show_image(QPixmap.fromImage(numpy_image(partial)))
+
     def _on_end(self, job_id: int, state: str) -> None:
         if job_id in self._jobs:
             self._jobs.remove(job_id)
@@ -257,6 +262,15 @@ class MainWindow(QMainWindow):
         self.bridge.close()
         self.runner.shutdown()
         super().closeEvent(event)
+
+
+def numpy_image(array) -> QImage:
+    """An HxWx3 uint8 array as a QImage (copied: the array may go away)."""
+    import numpy as np
+
+    array = np.ascontiguousarray(array)
+    height, width = array.shape[:2]
+    return QImage(array.data, width, height, 3 * width, QImage.Format_RGB888).copy()
 
 
 def _thumbnail(path) -> QImage:

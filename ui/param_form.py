@@ -6,6 +6,8 @@ an untouched form gives exactly the bare library call.
 """
 from __future__ import annotations
 
+from PySide6.QtCore import QRegularExpression
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QWidget,
 )
@@ -77,7 +79,9 @@ class ParamForm(QWidget):
                 raw[p.name] = editor.isChecked()
             elif isinstance(editor, QLineEdit):
                 text = editor.text().strip()
-                if text:
+                if text and p.type == "int":
+                    raw[p.name] = int(text)
+                elif text:
                     raw[p.name] = [s.strip() for s in text.split(",")] if p.type == "strings" else text
             else:
                 raw[p.name] = editor.value()
@@ -90,7 +94,14 @@ class ParamForm(QWidget):
         return checked
 
 
+INT_MAX = 2**31 - 1  # what a QSpinBox holds
+
+
 def _editor(p: Param) -> QWidget:
+    if p.type == "int" and (p.max or 0) > INT_MAX:  # seeds: digits in a line edit, range-checked on use
+        line = QLineEdit("" if p.default is None else str(p.default))
+        line.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}")))
+        return line
     if p.type == "int":
         box = QSpinBox()
         box.setRange(int(p.min if p.min is not None else -2**31), int(p.max if p.max is not None else 2**31 - 1))

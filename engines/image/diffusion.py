@@ -14,8 +14,9 @@ import numpy as np
 
 from engines import devices
 from engines.api import (
-    Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch,
+    SEED_MAX, Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch,
 )
+from engines.image import latents
 
 # Scheduler names as AUTOMATIC1111 shows them, and how diffusers builds each one on top of
 # the model's own scheduler config.
@@ -69,6 +70,12 @@ class DiffusionEngine:
                    "(diffusers' default: 0.8 for img2img, 1.0 for inpainting)."),
         Param("mask_image", "file", None,
               help="White where the init image is repainted, black where it is kept; same size."),
+        Param("variation_seed", "int", None, min=0, max=SEED_MAX,
+              help="Vary the image: mix the seed's noise with this seed's (A1111's variation seed)."),
+        Param("variation_strength", "float", None, min=0.0, max=1.0,
+              help="How far towards the variation seed: 0 is the seed itself, 1 the variation seed."),
+        Param("preview_every", "int", 0, min=0, max=1000, advanced=True,
+              help="Send a cheap preview of the image in progress every N steps (0: none)."),
     )
     MODE_DEFAULT_STRENGTH = {"img2img": 0.8, "inpaint": 1.0}
 
@@ -139,11 +146,20 @@ class DiffusionEngine:
             "height": given.get("height", native),
             "scheduler": given.get("scheduler") or scheduler_name(self._scheduler_config),
         }
+        if ("variation_seed" in given) != ("variation_strength" in given):
+            raise ParamError("variation_seed and variation_strength go together: give both")
+        if "variation_seed" in given:
+            resolved["variation_seed"] = given["variation_seed"]
+            resolved["variation_strength"] = given["variation_strength"]
+        if given.get("preview_every"):
+            resolved["preview_every"] = given["preview_every"]
         mode = _mode(given)
         if mode == "txt2img":
             if "strength" in given:
                 raise ParamError("strength applies to img2img and inpainting: give an init_image too")
             return resolved
+        if "variation_seed" in given:
+            raise ParamError("variation seeds apply to txt2img for now (img2img draws its noise inside diffusers)")
         # The output has the init image's size; a different width/height would be a silent resize.
         init = _open_image(given["init_image"], "init_image", "RGB")
         for side, value in (("width", init.width), ("height", init.height)):
@@ -187,17 +203,28 @@ class DiffusionEngine:
     def _one(self, request: Request, params: dict, seed: int, events: Events) -> Output:
         import torch
 
+        every = params.get("preview_every", 0)
+        family = "sdxl" if "XL" in type(self.pipe).__name__ else "sd"
+
         def on_step_end(pipe, step, timestep, kwargs):
             events.progress(step + 1, pipe.num_timesteps)
             if events.cancelled():
                 raise Cancelled()  # before the VAE decode: nothing half-done comes out
+            if every and (step + 1) % every == 0:
+                events.preview(latents.preview(kwargs["latents"], family))
             return kwargs
 
         start = time.perf_counter()
         mode = _mode(params)
         pipe = self._pipeline(mode)
         pipe.scheduler = self._scheduler(params["scheduler"])  # schedulers keep state: a fresh one
+        generator = torch.Generator("cpu").manual_seed(seed)  # the same first noise on every device
         extra = {"width": params["width"], "height": params["height"]}
+        if "variation_seed" in params:
+            shape = (1, pipe.unet.config.in_channels, params["height"] // pipe.vae_scale_factor,
+                     params["width"] // pipe.vae_scale_factor)
+            extra["latents"] = latents.variation_noise(shape, generator, params["variation_seed"],
+                                                       params["variation_strength"], pipe.unet.dtype)
         if mode != "txt2img":
             extra = {"image": _open_image(params["init_image"], "init_image", "RGB"), "strength": params["strength"]}
         if mode == "inpaint":
@@ -208,7 +235,7 @@ class DiffusionEngine:
             negative_prompt=request.negative_prompt or None,
             num_inference_steps=params["num_steps"],
             guidance_scale=params["guidance_scale"],
-            generator=torch.Generator("cpu").manual_seed(seed),  # the same first noise on every device
+            generator=generator,
             callback_on_step_end=on_step_end,
             **extra,
         ).images[0]
