@@ -16,7 +16,7 @@ from engines import devices
 from engines.api import (
     SEED_MAX, Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch,
 )
-from engines.image import latents
+from engines.image import latents, tiling
 
 # Scheduler names as AUTOMATIC1111 shows them, and how diffusers builds each one on top of
 # the model's own scheduler config.
@@ -74,6 +74,8 @@ class DiffusionEngine:
               help="Vary the image: mix the seed's noise with this seed's (A1111's variation seed)."),
         Param("variation_strength", "float", None, min=0.0, max=1.0,
               help="How far towards the variation seed: 0 is the seed itself, 1 the variation seed."),
+        Param("tiling", "choice", "none", choices=tiling.MODES,
+              help="Seamless texture: the image wraps around along x, y or both."),
         Param("preview_every", "int", 0, min=0, max=1000, advanced=True,
               help="Send a cheap preview of the image in progress every N steps (0: none)."),
     )
@@ -151,6 +153,8 @@ class DiffusionEngine:
         if "variation_seed" in given:
             resolved["variation_seed"] = given["variation_seed"]
             resolved["variation_strength"] = given["variation_strength"]
+        if given.get("tiling", "none") != "none":
+            resolved["tiling"] = given["tiling"]
         if given.get("preview_every"):
             resolved["preview_every"] = given["preview_every"]
         mode = _mode(given)
@@ -230,15 +234,16 @@ class DiffusionEngine:
         if mode == "inpaint":
             extra.update(mask_image=_open_image(params["mask_image"], "mask_image", "L"),
                          width=params["width"], height=params["height"])
-        image = pipe(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
-            num_inference_steps=params["num_steps"],
-            guidance_scale=params["guidance_scale"],
-            generator=generator,
-            callback_on_step_end=on_step_end,
-            **extra,
-        ).images[0]
+        with tiling.tiled((pipe.unet, pipe.vae), params.get("tiling", "none")):
+            image = pipe(
+                prompt=request.prompt,
+                negative_prompt=request.negative_prompt or None,
+                num_inference_steps=params["num_steps"],
+                guidance_scale=params["guidance_scale"],
+                generator=generator,
+                callback_on_step_end=on_step_end,
+                **extra,
+            ).images[0]
         data = np.asarray(image)
         recipe = request.replace(seed=seed, count=1, params=params).to_dict()
         recipe["runtime"] = {
