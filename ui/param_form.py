@@ -67,7 +67,8 @@ class ParamForm(QWidget):
             editor.setValue(value)
 
     def values(self) -> dict:
-        """The parameters the user set, validated by the engine's own schema (ParamError)."""
+        """The parameters the user set (not left at their default), validated by the
+        engine's own schema (ParamError)."""
         raw = {}
         for p in self._params:
             if p.name in self._enabled and not self._enabled[p.name].isChecked():
@@ -85,6 +86,9 @@ class ParamForm(QWidget):
                     raw[p.name] = [s.strip() for s in text.split(",")] if p.type == "strings" else text
             else:
                 raw[p.name] = editor.value()
+        # What equals its default is left out: the engine applies (and records) defaults itself.
+        defaults = {p.name: p.default for p in self._params}
+        raw = {k: v for k, v in raw.items() if v != defaults[k]}
         try:
             checked = validate(self._params, raw)
         except ParamError as exc:
