@@ -131,3 +131,34 @@ def build_tiny_gpt2(path: str | Path, chat: bool = False, n_layer: int = 2, n_em
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
     return path
+
+
+def build_tiny_loras(sd_path: str | Path, folder: str | Path) -> tuple[Path, Path]:
+    """Two LoRA files with the same random weights for a tiny SD's UNet: one in the
+    diffusers/PEFT key layout, one renamed the way kohya's trainers name keys
+    (`lora_unet_…​.lora_down.weight`, `.lora_up.weight`, `.alpha`). Returns (peft, kohya)."""
+    import torch
+    from diffusers import UNet2DConditionModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    unet = UNet2DConditionModel.from_pretrained(Path(sd_path) / "unet")
+    rank = 4
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    generator = torch.Generator().manual_seed(0)
+    for name, param in unet.named_parameters():
+        if "lora_B" in name:  # zero at init (no effect): give it some
+            param.data = torch.randn(param.shape, generator=generator) * 0.5
+    peft = {"unet." + k: v.contiguous() for k, v in get_peft_model_state_dict(unet).items()}
+    kohya = {}
+    for key, value in peft.items():
+        module = key.removeprefix("unet.").rsplit(".lora_", 1)[0]
+        name = "lora_unet_" + module.replace(".", "_")
+        kohya[f"{name}.lora_down.weight" if ".lora_A." in key else f"{name}.lora_up.weight"] = value
+        kohya[f"{name}.alpha"] = torch.tensor(float(rank))
+    save_file(peft, folder / "peft.safetensors")
+    save_file(kohya, folder / "kohya.safetensors")
+    return folder / "peft.safetensors", folder / "kohya.safetensors"

@@ -6,8 +6,10 @@ count, library versions and the parent generation.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from engines.api import Output
-from studio import inputs, metadata
+from studio import inputs, metadata, models
 from studio.jobs import Job
 from studio.project import GenerationWriter, Project
 
@@ -24,6 +26,8 @@ def output_recipe(job: Job, output: Output) -> dict:
         runtime={**runtime, **output.recipe.get("runtime", {})},
         parent_id=job.parent_id,
     )
+    if recipe["params"].get("loras"):  # LoRA files are models: recorded by content, like the model
+        recipe["lora_hashes"] = [models.content_hash(Path(file)) for file, _ in recipe["params"]["loras"]]
     return recipe
 
 

@@ -225,3 +225,16 @@ def test_img2img_input_is_copied_into_the_project_and_remade(capsys, tmp_path, t
     code, out, err = run_cli(capsys, "remake", result["generation_id"], "--project", project)
     assert code == 0, err
     assert json.loads(out)["identical"] is True
+
+
+def test_lora_is_recorded_with_its_hash_and_remade(capsys, tmp_path, tiny_sd):
+    import hashlib
+
+    from engines.tiny_models import build_tiny_loras
+
+    peft, _ = build_tiny_loras(tiny_sd, tmp_path / "loras")
+    result = generate(capsys, tmp_path / "P", tiny_sd, "--param", f'loras=[["{peft}", 0.7]]')
+    assert result["recipe"]["params"]["loras"] == [[str(peft), 0.7]]
+    assert result["recipe"]["lora_hashes"] == [hashlib.sha256(peft.read_bytes()).hexdigest()]
+    code, out, err = run_cli(capsys, "remake", result["generation_id"], "--project", tmp_path / "P")
+    assert code == 0 and json.loads(out)["identical"] is True, err

@@ -244,3 +244,44 @@ def test_seam_score_tells_a_seam_from_a_wrap():
     assert seam_score(wrapping, "x") <= 1.1
     assert seam_score(ramp, "x") > 10
     assert seam_score(wrapping.transpose(1, 0, 2), "y") <= 1.1
+
+
+# -- LoRA -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def loras(tiny_sd, tmp_path_factory):
+    from engines.tiny_models import build_tiny_loras
+
+    return build_tiny_loras(tiny_sd, tmp_path_factory.mktemp("loras"))
+
+
+def test_lora_in_both_layouts_equals_the_bare_pipeline(engine, tiny_sd, loras):
+    from diffusers import StableDiffusionPipeline
+
+    peft, kohya = loras
+    (plain,) = make(engine, num_steps=4)
+    (with_peft,) = make(engine, num_steps=4, loras=[[str(peft), 0.8]])
+    (with_kohya,) = make(engine, num_steps=4, loras=[[str(kohya), 0.8]])
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd)
+    pipe.load_lora_weights(str(peft), adapter_name="x")
+    pipe.set_adapters(["x"], adapter_weights=[0.8])
+    bare = pipe("a red potion", num_inference_steps=4, generator=torch.Generator("cpu").manual_seed(7)).images[0]
+    assert np.array_equal(with_peft.data, np.asarray(bare))
+    assert np.array_equal(with_kohya.data, with_peft.data)
+    assert not np.array_equal(with_peft.data, plain.data)
+    assert with_peft.recipe["params"]["loras"] == [[str(peft), 0.8]]
+    (after,) = make(engine, num_steps=4)
+    assert np.array_equal(after.data, plain.data)  # unloaded again after the generation
+
+
+def test_bad_lora_files(engine, tmp_path):
+    with pytest.raises(ParamError, match="does not exist"):
+        make(engine, loras=[[str(tmp_path / "none.safetensors"), 1.0]])
+    (tmp_path / "style.ckpt").write_bytes(b"x")
+    with pytest.raises(ParamError, match="pickle"):
+        make(engine, loras=[[str(tmp_path / "style.ckpt"), 1.0]])
+    from safetensors.torch import save_file
+
+    save_file({"something.else": torch.zeros(2)}, tmp_path / "odd.safetensors")
+    with pytest.raises(EngineError, match="does not fit this model"):
+        make(engine, num_steps=1, loras=[[str(tmp_path / "odd.safetensors"), 1.0]])

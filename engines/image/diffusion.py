@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,9 @@ class DiffusionEngine:
               help="Vary the image: mix the seed's noise with this seed's (A1111's variation seed)."),
         Param("variation_strength", "float", None, min=0.0, max=1.0,
               help="How far towards the variation seed: 0 is the seed itself, 1 the variation seed."),
+        Param("loras", "loras", None,
+              help="LoRA files with weights, [[file, weight], ...]: diffusers/PEFT or kohya layout, "
+                   ".safetensors only."),
         Param("tiling", "choice", "none", choices=tiling.MODES,
               help="Seamless texture: the image wraps around along x, y or both."),
         Param("preview_every", "int", 0, min=0, max=1000, advanced=True,
@@ -153,6 +157,14 @@ class DiffusionEngine:
         if "variation_seed" in given:
             resolved["variation_seed"] = given["variation_seed"]
             resolved["variation_strength"] = given["variation_strength"]
+        if given.get("loras"):
+            for file, _ in given["loras"]:
+                if not Path(file).is_file():
+                    raise ParamError(f"LoRA file {file} does not exist")
+                if Path(file).suffix.lower() != ".safetensors":
+                    raise ParamError(f"LoRA file {Path(file).name} is not .safetensors; pickle files can run "
+                                     "code when loaded: convert it to .safetensors first")
+            resolved["loras"] = given["loras"]
         if given.get("tiling", "none") != "none":
             resolved["tiling"] = given["tiling"]
         if given.get("preview_every"):
@@ -234,7 +246,7 @@ class DiffusionEngine:
         if mode == "inpaint":
             extra.update(mask_image=_open_image(params["mask_image"], "mask_image", "L"),
                          width=params["width"], height=params["height"])
-        with tiling.tiled((pipe.unet, pipe.vae), params.get("tiling", "none")):
+        with tiling.tiled((pipe.unet, pipe.vae), params.get("tiling", "none")), _loras(pipe, params.get("loras")):
             image = pipe(
                 prompt=request.prompt,
                 negative_prompt=request.negative_prompt or None,
@@ -254,6 +266,27 @@ class DiffusionEngine:
         }
         return Output(kind="image", data=data, seed=seed, recipe=recipe, mime="image/png",
                       width=data.shape[1], height=data.shape[0])
+
+
+@contextmanager
+def _loras(pipe, loras: list | None):
+    """LoRAs applied for one generation: loaded into the shared UNet / text encoder, then
+    unloaded, so the next generation starts from the plain model."""
+    if not loras:
+        yield
+        return
+    names = [f"lora_{i}" for i in range(len(loras))]
+    try:
+        for name, (file, _) in zip(names, loras):
+            try:
+                pipe.load_lora_weights(file, adapter_name=name)
+            except (ValueError, KeyError, OSError, RuntimeError) as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise EngineError(f"LoRA {Path(file).name} does not fit this model: {first[:200]}") from exc
+        pipe.set_adapters(names, adapter_weights=[weight for _, weight in loras])
+        yield
+    finally:
+        pipe.unload_lora_weights()
 
 
 def _mode(params: dict) -> str:
