@@ -18,13 +18,14 @@ def window(qtbot, tmp_path, tiny_sd, monkeypatch):
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.Ok)  # no modal dialogs in tests
     collector = GuiThreadGC()  # as the app does: no Qt object is ever collected on a worker thread
     project = Project.open(tmp_path / "P.assetsmith")
-    w = MainWindow(project)
-    qtbot.addWidget(w)
+    main = MainWindow(project)
+    qtbot.addWidget(main)
+    w = main.image
     w.model.setText(str(tiny_sd))
     w.prompt.setPlainText("a red potion")
-    w.show()
+    main.show()
     yield w
-    w.close()
+    main.close()
     project.close()
     collector.stop()
 
@@ -53,7 +54,7 @@ def test_generate_shows_the_image_and_records_it(qtbot, window):
     window.params.set_value("num_steps", 2)
     with qtbot.waitSignal(window.bridge.finished, timeout=60000):
         assert window.generate() is not None
-    assert window.history.count() == 1
+    qtbot.waitUntil(lambda: window.history.count() == 1)
     assert window.view.has_image()
     assert "seed: 3" in window.recipe.toPlainText()
     (generation,) = window.project.query()
@@ -73,12 +74,13 @@ def test_step_previews_reach_the_image_view(qtbot, window):
 def test_bad_input_is_shown_not_raised(qtbot, window, tmp_path):
     window.model.setText(str(tmp_path / "missing"))
     assert window.generate() is None
-    assert "not found" in window.statusBar().currentMessage()
+    main = window.window()
+    assert "not found" in main.statusBar().currentMessage()
     window.model.setText(str(tmp_path))
     window.random_seed.setChecked(False)
     window.seed.setText("9999999999")
     assert window.generate() is None
-    assert "seed must be" in window.statusBar().currentMessage()
+    assert "seed must be" in main.statusBar().currentMessage()
 
 
 def test_cancel_ends_the_running_job(qtbot, window):
@@ -89,6 +91,22 @@ def test_cancel_ends_the_running_job(qtbot, window):
         window.cancel_all()
     assert window.project.query() == []
     assert not window.cancel_button.isEnabled()
+
+
+def test_text_workspace_streams_and_records(qtbot, window, tiny_gpt2):
+    text = window.window().text
+    text.model.setText(str(tiny_gpt2))
+    text.prompt.setPlainText("Potion names:\n1.")
+    text.params.set_value("max_new_tokens", 40)
+    text.params.set_value("temperature", 0.9)
+    text.params.set_value("mode", "list")
+    with qtbot.waitSignal(window.bridge.finished, timeout=60000):
+        assert text.generate() is not None
+    qtbot.waitUntil(lambda: text.history.count() >= 1)
+    assert text.text.toPlainText()  # the selected item's text
+    assert window.history.count() == 0  # the image workspace minds only its own jobs
+    (generation,) = window.project.query(modality="text")
+    assert all(o.path.suffix == ".txt" for o in generation.outputs)
 
 
 def test_bridge_coalesces_progress_and_keeps_terminal_events(qtbot):
