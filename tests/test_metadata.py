@@ -1,5 +1,4 @@
 """Recipes embedded in output files, and AUTOMATIC1111's infotext both ways."""
-import json
 
 import numpy as np
 import pytest

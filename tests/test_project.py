@@ -1,5 +1,4 @@
 """The project store: crash-safe writes, reconcile, queries, favorites, tags, trash."""
-import json
 import os
 import signal
 import sqlite3

@@ -10,7 +10,6 @@ from studio.project import Project
 from ui.bridge import JobBridge
 from ui.gc_guard import GuiThreadGC
 from ui.main_window import MainWindow
-from ui.param_form import ParamForm
 
 
 @pytest.fixture
