@@ -190,7 +190,10 @@ class JobRunner:
         engine_request = engine_request.replace(seed=request.seed, model=model.ref)
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ParamError(f"threads must be a whole number of at least 1, got {threads!r}")
-        device = devices.resolve(device)
+        try:
+            device = devices.resolve(device)
+        except ValueError as exc:
+            raise ParamError(str(exc)) from None
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job runner is shut down")
@@ -201,6 +204,13 @@ class JobRunner:
             self._lock.notify_all()
         self._emit(JobEvent("queued", job.id))
         return job
+
+    def warm_up(self) -> threading.Thread:
+        """Import torch and find the device in the background, so the first submit from a
+        window does not stall its thread on the import."""
+        thread = threading.Thread(target=devices.resolve, name="jobs-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def get(self, job_id: int) -> Job:
         return self._jobs[job_id]

@@ -77,6 +77,10 @@ def test_bad_input_is_refused_at_submit(runner, tiny_sd, tmp_path):
         runner.submit(Request(engine="nope"))
     with pytest.raises(ModelError, match="not found"):
         runner.submit(request(tmp_path / "missing"))
+    with pytest.raises(ParamError, match="device 'cuda:7'"):
+        runner.submit(request(tiny_sd), device="cuda:7")
+    with pytest.raises(ParamError, match="unknown device"):
+        runner.submit(request(tiny_sd), device="tpu")
     (tmp_path / "w.ckpt").write_bytes(b"x")
     with pytest.raises(ModelError, match="pickle"):
         runner.submit(request(tmp_path / "w.ckpt"))

@@ -22,6 +22,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.project = project
         self.runner = runner or JobRunner()
+        self.runner.warm_up()
         self.bridge = JobBridge(self.runner, parent=self)
         self.settings = QSettings()
         self.setWindowTitle(f"Assetsmith — {project.root.name}")
