@@ -131,3 +131,49 @@ def test_bridge_coalesces_progress_and_keeps_terminal_events(qtbot):
     bridge.flush()
     assert seen == [1000, "finished"]
     bridge.close()
+
+
+def test_dropping_a_png_restores_its_settings(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+    from PIL import Image, PngImagePlugin
+
+    main = window.window()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "castle on a hill\nNegative prompt: lowres\n"
+                                "Steps: 12, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: 4000000000, "
+                                "Size: 128x96, Model hash: e6bb9ea85b, Model: v1-5, Schedule type: Karras")
+    png = tmp_path / "from-a1111.png"
+    Image.new("RGB", (8, 8)).save(png, pnginfo=info)
+    main.tabs.setCurrentIndex(1)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(png))])
+    drop = QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    main.dropEvent(drop)
+    assert main.current() is window  # switched to the Image workspace
+    assert window.prompt.toPlainText() == "castle on a hill" and window.negative.toPlainText() == "lowres"
+    assert not window.random_seed.isChecked() and window.seed.text() == "4000000000"
+    assert window.params.values() == {"num_steps": 12, "scheduler": "DPM++ 2M Karras", "guidance_scale": 6.5,
+                                      "width": 128, "height": 96}
+    assert "restored" in main.statusBar().currentMessage()
+    (tmp_path / "fake.png").write_text("not a png")
+    assert not main.open_recipe_file(tmp_path / "fake.png")
+    assert "is not a PNG image" in main.statusBar().currentMessage()
+
+
+def test_a_generated_png_restores_exactly_what_made_it(qtbot, window):
+    window.random_seed.setChecked(False)
+    window.seed.setText("5")
+    window.params.set_value("num_steps", 2)
+    window.params.set_value("tiling", "x")
+    with qtbot.waitSignal(window.bridge.finished, timeout=60000):
+        window.generate()
+    (generation,) = window.project.query()
+    made = window.request()
+    window.prompt.setPlainText("something else")
+    window.params.set_value("tiling", "none")
+    assert window.window().open_recipe_file(generation.outputs[0].path)
+    again = window.request()
+    assert again.prompt == made.prompt and again.seed == made.seed
+    # What the form had left to the model (size, scheduler) comes back as the resolved values.
+    assert again.params == {**made.params, "width": 64, "height": 64, "scheduler": "PLMS"}

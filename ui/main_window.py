@@ -5,11 +5,14 @@ submits and listens (ui/bridge.py), it never waits on a model.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 
 from studio.jobs import JobRunner
+from studio.metadata import MetadataError, read_recipe
 from studio.project import Project
 from ui.bridge import JobBridge
 from ui.workspace import Workspace
@@ -26,6 +29,7 @@ class MainWindow(QMainWindow):
         self.bridge = JobBridge(self.runner, parent=self)
         self.settings = QSettings()
         self.setWindowTitle(f"Assetsmith — {project.root.name}")
+        self.setAcceptDrops(True)
         self.tabs = QTabWidget()
         self.workspaces: dict[str, Workspace] = {}
         for title, engine in WORKSPACES:
@@ -72,6 +76,35 @@ class MainWindow(QMainWindow):
 
     def _known_jobs(self) -> list[int]:
         return [job_id for w in self.workspaces.values() for job_id in w._jobs]
+
+    # -- a file carrying a recipe, dropped on the window, restores its settings --------------
+    def open_recipe_file(self, path) -> bool:
+        try:
+            recipe = read_recipe(path)
+        except MetadataError as exc:
+            self.statusBar().showMessage(str(exc), 15000)
+            return False
+        engine = recipe.get("engine")
+        title = next((t.lower() for t, e in WORKSPACES if e == engine), None)
+        if title is None:
+            self.statusBar().showMessage(f"{Path(path).name} was made by the {engine!r} engine, "
+                                         "which has no workspace here yet", 15000)
+            return False
+        self.tabs.setCurrentWidget(self.workspaces[title])
+        skipped = self.workspaces[title].apply_recipe(recipe)
+        note = f" (not used: {', '.join(skipped)})" if skipped else ""
+        self.statusBar().showMessage(f"Settings restored from {Path(path).name}{note}", 15000)
+        return True
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and self.open_recipe_file(url.toLocalFile()):
+                event.acceptProposedAction()
+                return
 
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -265,6 +265,34 @@ class Workspace(QWidget):
     def busy(self) -> bool:
         return bool(self._jobs)
 
+    def apply_recipe(self, recipe: dict) -> list[str]:
+        """Fill the form from a recipe (ours or AUTOMATIC1111's). Returns what could not be
+        used, so the window can say so."""
+        skipped = []
+        model = recipe.get("model")
+        if model and not str(model).startswith("inputs/"):
+            self.model.setText(str(model))
+        self.prompt.setPlainText(recipe.get("prompt") or "")
+        self.negative.setPlainText(recipe.get("negative_prompt") or "")
+        if recipe.get("seed") is not None:
+            self.random_seed.setChecked(False)
+            self.seed.setText(str(recipe["seed"]))
+        schema = {p.name: p for p in self.engine.params}
+        for name, value in (recipe.get("params") or {}).items():
+            param = schema.get(name)
+            if param is None or param.type == "loras":
+                skipped.append(name)
+                continue
+            if param.type == "file" and isinstance(value, str) and value.startswith("inputs/"):
+                value = str(self.project.resolve(value))  # a copy kept in this project
+            try:
+                param.check(value)
+            except ParamError:
+                skipped.append(f"{name}={value}")
+                continue
+            self.params.set_value(name, value)
+        return skipped
+
 
 def numpy_image(array) -> QImage:
     """An HxWx3 uint8 array as a QImage (copied: the array may go away)."""
