@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from importlib import metadata
 
 LIBRARIES = ("torch", "diffusers", "transformers", "peft", "accelerate", "assetsmith")
@@ -19,11 +20,11 @@ def resolve(device: str = "auto") -> str:
         return "cpu"
     if device == "cpu":
         return device
-    if device.startswith("cuda"):
+    if re.fullmatch(r"cuda(:\d+)?", device):
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r} is not available: no CUDA GPU was found (use cpu or auto)")
         index = device.partition(":")[2]
-        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+        if index and int(index) >= torch.cuda.device_count():
             raise ValueError(f"device {device!r} does not exist: this machine has "
                              f"{torch.cuda.device_count()} CUDA device(s)")
         return device
@@ -70,14 +71,20 @@ def versions() -> dict[str, str]:
 
 
 def empty_cache(device: str) -> None:
+    """Give freed memory back: Python's cycles first, then the GPU allocator's cache."""
     gc.collect()
     if device.startswith("cuda"):
         import torch
 
         torch.cuda.empty_cache()
+    elif device == "mps":
+        import torch
+
+        torch.mps.empty_cache()
 
 
 def total_memory(device: str) -> int:
+    """Bytes of memory a model on `device` can use (MPS shares the machine's memory)."""
     if device.startswith("cuda"):
         import torch
 

@@ -6,6 +6,8 @@ come from a fixed torch seed, so every build of a model is the same.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -30,17 +32,54 @@ def _write_clip_tokenizer(folder: Path) -> None:
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
 
 
-def build_tiny_sd(path: str | Path) -> Path:
-    """A tiny Stable Diffusion 1.x pipeline in diffusers layout; native size 64x64
-    (UNet sample size 32, VAE scale factor 2). Returns the folder; reuses a complete one."""
-    path = Path(path)
-    if (path / "model_index.json").is_file() and (path / "unet").is_dir():
+def _publish(tmp: Path, path: Path, complete) -> Path:
+    """Move a finished build into place in one rename, so `path` never holds half a model
+    (a crash mid-build, or two processes building the same benchmark model at once)."""
+    if complete(path):  # another process published it meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
         return path
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)  # an incomplete leftover of a crashed build
+    try:
+        tmp.rename(path)
+    except OSError:  # another process published it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _sd_complete(path: Path) -> bool:
+    files = ("model_index.json", "tokenizer/tokenizer_config.json", "scheduler/scheduler_config.json")
+    weights = ("unet", "vae", "text_encoder")
+    return all((path / f).is_file() for f in files) and all(any((path / w).glob("*.safetensors")) for w in weights)
+
+
+def build_tiny_sd(path: str | Path) -> Path:
+    """A tiny Stable Diffusion 1.x pipeline in diffusers layout (~6 MB). Native size 64x64:
+    UNet sample size 32 x VAE scale factor 2 (two VAE blocks, so latents are 1/2 of the
+    image, not SD's 1/8). PNDM scheduler as SD 1.5 ships it, so its A1111 name is "PLMS".
+    Returns the folder; a complete one is reused as it is."""
+    path = Path(path)
+    if _sd_complete(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would make a shared benchmark model private
+    _save_tiny_sd(tmp)
+    return _publish(tmp, path, _sd_complete)
+
+
+def _save_tiny_sd(path: Path) -> None:
     import torch
+
+    with torch.random.fork_rng(devices=[]):  # the fixed seed must not leak into the caller's RNG
+        torch.manual_seed(0)
+        _make_tiny_sd().save_pretrained(path, safe_serialization=True)
+
+
+def _make_tiny_sd():
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    torch.manual_seed(0)
     unet = UNet2DConditionModel(
         block_out_channels=(32, 64),
         layers_per_block=1,
@@ -69,23 +108,18 @@ def build_tiny_sd(path: str | Path) -> Path:
             vocab_size=1000, max_position_embeddings=77, bos_token_id=0, eos_token_id=2,
         )
     )
-    tok_dir = path / "_tokenizer_src"
-    _write_clip_tokenizer(tok_dir)
-    tokenizer = CLIPTokenizer(str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt"), model_max_length=77)
+    with tempfile.TemporaryDirectory() as tok_dir:
+        _write_clip_tokenizer(Path(tok_dir))
+        tokenizer = CLIPTokenizer(f"{tok_dir}/vocab.json", f"{tok_dir}/merges.txt", model_max_length=77)
     text_encoder.resize_token_embeddings(len(tokenizer))
     scheduler = PNDMScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True,
         steps_offset=1, set_alpha_to_one=False,
     )
-    pipe = StableDiffusionPipeline(
+    return StableDiffusionPipeline(
         unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
-    pipe.save_pretrained(path, safe_serialization=True)
-    for f in tok_dir.iterdir():
-        f.unlink()
-    tok_dir.rmdir()
-    return path
 
 
 CHAT_TEMPLATE = (
@@ -136,7 +170,7 @@ def build_tiny_gpt2(path: str | Path, chat: bool = False, n_layer: int = 2, n_em
 def build_tiny_loras(sd_path: str | Path, folder: str | Path) -> tuple[Path, Path]:
     """Two LoRA files with the same random weights for a tiny SD's UNet: one in the
     diffusers/PEFT key layout, one renamed the way kohya's trainers name keys
-    (`lora_unet_…​.lora_down.weight`, `.lora_up.weight`, `.alpha`). Returns (peft, kohya)."""
+    (`lora_unet_….lora_down.weight`, `.lora_up.weight`, `.alpha`). Returns (peft, kohya)."""
     import torch
     from diffusers import UNet2DConditionModel
     from peft import LoraConfig

@@ -8,19 +8,30 @@ from engines.image.diffusion import SCHEDULERS, DiffusionEngine, scheduler_name
 
 
 class Events(NullEvents):
-    """Records what the engine reports; cancels when told to."""
+    """Records what the engine reports; once progress reaches `cancel_at`, stays cancelled
+    (as a job's cancel flag does)."""
 
     def __init__(self, cancel_at=None):
-        self.steps, self.outputs, self.cancel_at = [], [], cancel_at
+        self.steps, self.outputs, self.cancel_at, self.cancel = [], [], cancel_at, False
 
     def progress(self, step, total):
         self.steps.append((step, total))
+        self.cancel = self.cancel or (step, total) == self.cancel_at
 
     def cancelled(self):
-        return self.cancel_at is not None and self.steps and self.steps[-1] == self.cancel_at
+        return self.cancel
 
     def output(self, output):
         self.outputs.append(output)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pinned_threads():
+    """The CPU thread count changes the bits: every comparison here runs with the same one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -51,24 +62,37 @@ def test_no_params_equals_bare_pipeline_call(engine, tiny_sd):
     assert np.array_equal(ours.data, np.asarray(bare))
     assert ours.recipe["params"] == {"num_steps": 4, "guidance_scale": 5.0, "width": 64, "height": 64,
                                      "scheduler": "PLMS"}
-    assert ours.recipe["runtime"]["device"] == "cpu" and ours.recipe["runtime"]["dtype"] == "float32"
+    runtime = ours.recipe["runtime"]
+    assert runtime["device"] == "cpu" and runtime["dtype"] == "float32"
+    assert runtime["pipeline"] == "StableDiffusionPipeline" and runtime["scheduler"] == "PNDMScheduler"
+    assert ours.mime == "image/png" and (ours.width, ours.height) == (64, 64) and ours.data.dtype == np.uint8
+    # The recipe alone re-makes the output: every default it relied on is written in it.
+    (again,) = engine.generate(Request.from_dict(ours.recipe), Events())
+    assert np.array_equal(again.data, ours.data)
 
 
 def test_batch_output_i_equals_a_single_run_with_seed_plus_i(engine):
     batch = make(engine, count=3, seed=7)
     assert [o.seed for o in batch] == [7, 8, 9] and [o.recipe["seed"] for o in batch] == [7, 8, 9]
     assert all(o.recipe["count"] == 1 for o in batch)
-    (single,) = make(engine, seed=8)
-    assert np.array_equal(batch[1].data, single.data)
+    for i, out in enumerate(batch):
+        (single,) = make(engine, seed=7 + i)
+        assert np.array_equal(out.data, single.data)
     assert not np.array_equal(batch[0].data, batch[1].data)
 
 
 def test_cancel_stops_at_the_next_step_and_keeps_finished_outputs(engine):
     events = Events(cancel_at=(3 + 2, 9))  # PLMS runs num_steps + 1 timesteps: step 2 of the second output
-    with pytest.raises(Cancelled):
-        engine.generate(Request(engine="diffusion", prompt="x", seed=1, count=3, params={"num_steps": 2}), events)
-    assert len(events.outputs) == 1
+    decodes = []
+    hook = engine.pipe.vae.decoder.register_forward_hook(lambda *_: decodes.append(1))
+    try:
+        with pytest.raises(Cancelled):
+            engine.generate(Request(engine="diffusion", prompt="x", seed=1, count=3, params={"num_steps": 2}), events)
+    finally:
+        hook.remove()
+    assert len(events.outputs) == 1 and events.outputs[0].seed == 1
     assert events.steps[-1] == (5, 9)
+    assert len(decodes) == 1  # the cancelled output stopped before its VAE decode
 
 
 def test_progress_is_monotonic_and_complete(engine):
@@ -82,31 +106,71 @@ def test_progress_is_monotonic_and_complete(engine):
 def test_every_scheduler_runs_and_is_recorded(engine, name):
     (out,) = make(engine, num_steps=2, scheduler=name)
     assert out.recipe["params"]["scheduler"] == name
+    assert out.recipe["runtime"]["scheduler"] == SCHEDULERS[name][0]
     assert out.data.shape == (64, 64, 3) and out.data.std() > 0
-    assert scheduler_name(dict(engine._scheduler(name).config)) == name
+    assert scheduler_name(dict(engine._scheduler(name).config)) == name  # the name round-trips
+
+
+def test_a_model_scheduler_without_an_a1111_name_is_left_out_and_remade(tiny_sd, tmp_path):
+    import json
+    import shutil
+
+    folder = shutil.copytree(tiny_sd, tmp_path / "deis")
+    index = json.loads((folder / "model_index.json").read_text())
+    index["scheduler"] = ["diffusers", "DEISMultistepScheduler"]  # the class diffusers loads
+    (folder / "model_index.json").write_text(json.dumps(index))
+    engine = DiffusionEngine()
+    engine.load(str(folder), "cpu")
+    (out,) = make(engine, num_steps=2)
+    assert "scheduler" not in out.recipe["params"]  # "the model's own", not a name no form can offer
+    assert out.recipe["runtime"]["scheduler"] == "DEISMultistepScheduler"
+    (again,) = engine.generate(Request.from_dict(out.recipe), Events())
+    assert np.array_equal(again.data, out.data)
+    assert scheduler_name({"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "dpmsolver"}) is None
 
 
 def test_bad_params(engine):
-    with pytest.raises(ParamError, match="multiple of 8"):
-        make(engine, width=100)
+    with pytest.raises(ParamError, match="width must be a multiple of 8, got 100"):
+        make(engine, width=100)  # never rounded to 96 or 104
+    with pytest.raises(ParamError, match="width must be at least 64, got 60"):
+        make(engine, width=60)
+    with pytest.raises(ParamError, match="height must be at least 64"):
+        make(engine, height=32)
     with pytest.raises(ParamError, match="unknown parameter 'strenght'"):
         make(engine, strenght=0.5)
 
 
 def test_load_errors_are_clear(tmp_path, tiny_sd):
-    with pytest.raises(EngineError, match="not a diffusers pipeline folder"):
-        DiffusionEngine().load(str(tmp_path / "missing"), "cpu")
+    import shutil
+
+    def error(folder):
+        with pytest.raises(EngineError) as info:
+            DiffusionEngine().load(str(folder), "cpu")
+        return str(info.value)
+
+    assert "does not exist" in error(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    assert "not a diffusers pipeline folder" in error(tmp_path / "empty")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "model_index.json").write_text('{"_class_name": "FluxPipeline"}')
-    with pytest.raises(EngineError, match="is a FluxPipeline"):
-        DiffusionEngine().load(str(tmp_path / "other"), "cpu")
-    import shutil
+    assert "is a FluxPipeline" in error(tmp_path / "other")
 
     pickled = shutil.copytree(tiny_sd, tmp_path / "pickled")
     unet = pickled / "unet" / "diffusion_pytorch_model.safetensors"
     unet.rename(unet.with_suffix(".bin"))
-    with pytest.raises(EngineError, match="could not load the model"):
-        DiffusionEngine().load(str(pickled), "cpu")
+    assert error(pickled) == ("pickled/unet has only pickle weights (diffusion_pytorch_model.bin), which can run "
+                              "code when loaded: convert the model to .safetensors first")
+
+    incomplete = shutil.copytree(tiny_sd, tmp_path / "incomplete")
+    shutil.rmtree(incomplete / "vae")
+    assert "its vae/ folder is missing" in error(incomplete)
+
+    damaged = shutil.copytree(tiny_sd, tmp_path / "damaged")
+    weights = damaged / "text_encoder" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:3000])
+    message = error(damaged)
+    assert message.startswith(f"could not load the model in {damaged}: ") and "damaged or truncated" in message
+    assert "\n" not in message
 
 
 # -- img2img and inpainting ---------------------------------------------------------------

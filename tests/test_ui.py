@@ -2,14 +2,17 @@
 import threading
 
 import pytest
-from PySide6.QtWidgets import QMessageBox, QSpinBox
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QLineEdit, QMessageBox, QSpinBox, QToolButton,
+)
 
-from engines.api import ParamError
+from engines.api import Param, ParamError
 from studio.jobs import JobEvent
 from studio.project import Project
 from ui.bridge import JobBridge
 from ui.gc_guard import GuiThreadGC
 from ui.main_window import MainWindow
+from ui.param_form import ParamForm
 
 
 @pytest.fixture
@@ -47,6 +50,51 @@ def test_param_form_is_built_from_the_schema(qtbot, window):
     assert "multiple of 8" in form.error.text()
 
 
+SCHEMA = (
+    Param("steps", "int", 20, min=1, max=100, help="how many steps"),
+    Param("scale", "float", None, min=0.0, max=10.0, help="how strongly"),
+    Param("sampler", "choice", "a", choices=("a", "b")),
+    Param("loop", "bool", False),
+    Param("name", "str", None),
+    Param("stop", "strings", None),
+    Param("picture", "file", None),
+    Param("loras", "loras", None),
+    Param("every", "int", 0, min=0, max=10, advanced=True),
+)
+
+
+def test_param_form_alone(qtbot, tmp_path, monkeypatch):
+    form = ParamForm(SCHEMA)
+    qtbot.addWidget(form)
+    kinds = {"steps": QSpinBox, "scale": QDoubleSpinBox, "sampler": QComboBox, "loop": QCheckBox,
+             "name": QLineEdit, "stop": QLineEdit, "picture": QLineEdit, "every": QSpinBox}
+    for name, kind in kinds.items():
+        assert isinstance(form.editor(name), kind), name
+    with pytest.raises(KeyError):
+        form.editor("loras")  # no editor yet: set through the CLI or a dropped recipe
+    assert form.editor("steps").maximum() == 100 and form.editor("steps").toolTip() == "how many steps"
+    assert form.values() == {}
+    assert not form.is_set("scale")  # "model's own" until ticked
+    form.editor("scale").setValue(2.5)  # an edit behind an unticked box does not count
+    assert form.values() == {}
+    assert form.advanced is not None and not form.advanced.isExpanded()
+    form.set_value("every", 3)  # set from a recipe: the advanced section opens to show it
+    assert form.advanced.isExpanded()
+    form.set_value("scale", 2.5)
+    form.set_value("stop", ["END", "###"])
+    form.editor("loop").setChecked(True)
+    chosen = tmp_path / "init.png"
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(chosen), ""))
+    form._enabled["picture"].setChecked(True)  # tick, then browse
+    form.editor("picture").parentWidget().findChild(QToolButton).click()
+    assert form.values() == {"every": 3, "scale": 2.5, "stop": ["END", "###"], "loop": True,
+                             "picture": str(chosen)}
+    form.set_value("steps", 20)  # back at its default: left out again
+    assert "steps" not in form.values()
+    form.set_value("name", "")
+    assert "name" not in form.values()
+
+
 def test_generate_shows_the_image_and_records_it(qtbot, window):
     window.random_seed.setChecked(False)
     window.seed.setText("3")
@@ -80,6 +128,18 @@ def test_bad_input_is_shown_not_raised(qtbot, window, tmp_path):
     window.seed.setText("9999999999")
     assert window.generate() is None
     assert "seed must be" in main.statusBar().currentMessage()
+
+
+def test_a_job_that_fails_says_why(qtbot, window, tmp_path):
+    folder = tmp_path / "flux"
+    folder.mkdir()
+    (folder / "model_index.json").write_text('{"_class_name": "FluxPipeline"}')  # passes submit, fails to load
+    window.model.setText(str(folder))
+    with qtbot.waitSignal(window.bridge.failed, timeout=60000) as failed:
+        assert window.generate() is not None
+    message = window.window().statusBar().currentMessage()
+    assert message.startswith("Generation failed: ") and failed.args[1] in message
+    assert window.progress.format() == "failed" and not window.cancel_button.isEnabled()
 
 
 def test_cancel_ends_the_running_job(qtbot, window):
@@ -133,6 +193,57 @@ def test_bridge_coalesces_progress_and_keeps_terminal_events(qtbot):
     bridge.close()
 
 
+def test_bridge_delivers_on_the_gui_thread_without_flooding(qtbot):
+    class Runner:
+        def subscribe(self, callback):
+            self.callback = callback
+            return lambda: None
+
+    runner = Runner()
+    bridge = JobBridge(runner)  # 50 ms: at most ~20 deliveries a second
+    steps, ends, threads = [], [], set()
+    bridge.progress.connect(lambda job, step, total: (steps.append(step), threads.add(threading.get_ident())))
+    bridge.failed.connect(lambda job, error: (ends.append(error), threads.add(threading.get_ident())))
+
+    def worker():
+        for step in range(1, 20001):
+            runner.callback(JobEvent("progress", 7, progress=(step, 20000)))
+        runner.callback(JobEvent("failed", 7, error="out of memory"))
+
+    with qtbot.waitSignal(bridge.failed, timeout=10000):
+        threading.Thread(target=worker).start()
+    assert ends == ["out of memory"]
+    assert steps and steps[-1] == 20000 and len(steps) < 200 and steps == sorted(steps)
+    assert threads == {threading.get_ident()}  # delivered on this (the GUI) thread
+    bridge.close()
+
+
+def test_closing_the_window_shuts_the_runner_down(qtbot, window):
+    window.params.set_value("num_steps", 300)
+    with qtbot.waitSignal(window.bridge.progress, timeout=60000):
+        job_id = window.generate()
+    main = window.window()
+    runner = main.runner
+    main.close()
+    job = runner.get(job_id)
+    assert job.done and job.state == "cancelled"
+    assert not any(t.is_alive() for t in runner._workers.values())
+    with pytest.raises(RuntimeError):
+        runner.submit(window.request())
+    main.shutdown()  # the app calls it again after its loop: harmless
+
+
+def test_seed_controls(qtbot, window):
+    assert window.random_seed.isChecked()
+    window.roll_seed()
+    assert not window.random_seed.isChecked() and 0 <= int(window.seed.text()) < 2**32
+    window.random_seed.setChecked(True)
+    window.seed.selectAll()
+    qtbot.keyClicks(window.seed, "5")  # typing a seed means: use this one
+    assert not window.random_seed.isChecked()
+    assert window.request().seed == int(window.seed.text())
+
+
 def test_dropping_a_png_restores_its_settings(qtbot, window, tmp_path):
     from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
     from PySide6.QtGui import QDropEvent
@@ -177,3 +288,26 @@ def test_a_generated_png_restores_exactly_what_made_it(qtbot, window):
     assert again.prompt == made.prompt and again.seed == made.seed
     # What the form had left to the model (size, scheduler) comes back as the resolved values.
     assert again.params == {**made.params, "width": 64, "height": 64, "scheduler": "PLMS"}
+
+
+def test_a_project_that_cannot_open_offers_another_folder_or_quit(qtbot, tmp_path, monkeypatch):
+    from ui.app import open_project
+
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+    shown = []
+
+    def answer(label):
+        def exec_(box):
+            shown.append(box.text())
+            next(b for b in box.buttons() if b.text().startswith(label)).click()
+        return exec_
+
+    monkeypatch.setattr(QMessageBox, "exec", answer("Quit"))
+    assert open_project(not_a_folder) is None
+    assert "is a file, not a project folder" in shown[0]
+    monkeypatch.setattr(QMessageBox, "exec", answer("Choose"))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "Other.assetsmith"))
+    project = open_project(not_a_folder)
+    assert project is not None and project.root.name == "Other.assetsmith"
+    project.close()

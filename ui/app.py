@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -22,11 +23,11 @@ def open_project(path: Path) -> Project | None:
         try:
             return Project.open(path)
         except ProjectError as exc:
-            choice = QMessageBox.critical(
-                None, "Cannot open the project", f"{exc}\n\nChoose another project folder?",
-                QMessageBox.Open | QMessageBox.Close,
-            )
-            if choice != QMessageBox.Open:
+            box = QMessageBox(QMessageBox.Critical, "Cannot open the project", str(exc))
+            choose = box.addButton("Choose another folder…", QMessageBox.AcceptRole)
+            box.addButton("Quit", QMessageBox.RejectRole)
+            box.exec()
+            if box.clickedButton() is not choose:
                 return None
             folder = QFileDialog.getExistingDirectory(None, "Open or create a project folder")
             if not folder:
@@ -51,7 +52,11 @@ def run(argv: list[str]) -> int:
         return 1
     window = MainWindow(project)
     window.show()
+    # Ctrl+C in the terminal closes the window like the close button (the GC timer gives
+    # Python a chance to run the handler while Qt's loop runs).
+    signal.signal(signal.SIGINT, lambda *_: window.close())
     code = app.exec()
+    window.shutdown()  # however the loop ended: cancel every job, join the workers
     project.close()
     collector.stop()
     return code

@@ -10,7 +10,9 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+from superqt.utils import create_worker
 
+from engines import devices
 from studio.jobs import JobRunner
 from studio.metadata import MetadataError, read_recipe
 from studio.project import Project
@@ -25,7 +27,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.project = project
         self.runner = runner or JobRunner()
-        self.runner.warm_up()
+        self._shut_down = False
         self.bridge = JobBridge(self.runner, parent=self)
         self.settings = QSettings()
         self.setWindowTitle(f"Assetsmith — {project.root.name}")
@@ -40,8 +42,16 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0)))
         self.setCentralWidget(self.tabs)
         self.queue_label = QLabel()
+        self.device_label = QLabel("device: …", toolTip="Where generations run (auto: CUDA, then MPS, then CPU)")
         self.statusBar().addPermanentWidget(self.queue_label)
-        self.statusBar().addPermanentWidget(QLabel(str(project.root)))
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.statusBar().addPermanentWidget(QLabel(f"project: {project.root}", toolTip="The project folder"))
+        # Finding the device imports torch (seconds): off this thread, which also warms the
+        # import up so the first Generate does not stall the window.
+        self._device_worker = create_worker(devices.resolve, "auto", _start_thread=False)
+        self._device_worker.returned.connect(self._show_device)
+        self._device_worker.errored.connect(self._show_device)
+        self._device_worker.start()
         for signal in (self.bridge.queued, self.bridge.started):
             signal.connect(lambda *_: self._update_queue_label())
         for signal in (self.bridge.finished, self.bridge.cancelled, self.bridge.failed):
@@ -69,10 +79,17 @@ class MainWindow(QMainWindow):
     def current(self) -> Workspace:
         return self.tabs.currentWidget()
 
+    def _show_device(self, device) -> None:
+        if isinstance(device, BaseException):
+            self.device_label.setText("device: unavailable")
+            self.device_label.setToolTip(str(device))
+        else:
+            self.device_label.setText(f"device: {device}")
+
     def _update_queue_label(self) -> None:
         waiting = len(self.runner.queued())
         running = len(self._known_jobs()) - waiting
-        self.queue_label.setText(f"{running} running, {waiting} queued" if running or waiting else "queue empty")
+        self.queue_label.setText(f"queue: {running} running, {waiting} waiting" if running or waiting else "queue: empty")
 
     def _known_jobs(self) -> list[int]:
         return [job_id for w in self.workspaces.values() for job_id in w._jobs]
@@ -106,9 +123,17 @@ class MainWindow(QMainWindow):
                 event.acceptProposedAction()
                 return
 
+    def shutdown(self) -> None:
+        """Stop listening, cancel every job and wait for the workers (a running step
+        finishes first). Safe to call twice: on close, and again when the app quits."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.bridge.close()
+        self.runner.shutdown()
+
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
-        self.bridge.close()
-        self.runner.shutdown()
+        self.shutdown()
         super().closeEvent(event)

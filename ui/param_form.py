@@ -1,54 +1,87 @@
 """A form built from an engine's parameter schema: no per-engine widget code.
 
 A parameter whose default is None means "the model's own" (its scheduler, its native
-size); its editor stays off until the user ticks it, and it is left out of `values()`, so
-an untouched form gives exactly the bare library call.
+size); it shows as such until the user ticks its box, and it is left out of `values()`, so
+an untouched form gives exactly the bare library call. `advanced` parameters sit in a
+collapsed section.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import QRegularExpression
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QWidget,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSpinBox,
+    QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
+from superqt import QCollapsible
 
 from engines.api import Param, ParamError, validate
+
+INT_MAX = 2**31 - 1  # what a QSpinBox holds
 
 
 class ParamForm(QWidget):
     def __init__(self, params: tuple[Param, ...], parent: QWidget | None = None):
         super().__init__(parent)
-        self._params = [p for p in params if p.type != "loras"]  # LoRA lists get their own editor later
+        # "loras" ([file, weight] lists) get their own editor in a later issue; the CLI and
+        # dropped recipes can set them meanwhile.
+        self._params = [p for p in params if p.type != "loras"]
         self._editors: dict[str, QWidget] = {}
         self._enabled: dict[str, QCheckBox] = {}
-        layout = QFormLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        self.labels: list[QLabel] = []
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        basic = QFormLayout()
+        outer.addLayout(basic)
+        self.advanced: QCollapsible | None = None
+        advanced = QFormLayout()
+        advanced.setContentsMargins(0, 0, 0, 0)
+        if any(p.advanced for p in self._params):
+            self.advanced = QCollapsible("Advanced", expandedIcon="▼", collapsedIcon="▶")
+            self.advanced.layout().setContentsMargins(0, 0, 0, 0)
+            self.advanced.content().layout().setContentsMargins(0, 0, 0, 0)  # keep the label column
+            body = QWidget()
+            body.setLayout(advanced)
+            self.advanced.addWidget(body)
+            outer.addWidget(self.advanced)
         for p in self._params:
-            editor = _editor(p)
-            editor.setToolTip(p.help)
-            self._editors[p.name] = editor
-            row: QWidget = editor
-            if p.default is None:
-                toggle = QCheckBox()
-                toggle.setToolTip("Off: the model's own value")
-                editor.setEnabled(False)
-                toggle.toggled.connect(editor.setEnabled)
-                self._enabled[p.name] = toggle
-                row = QWidget()
-                box = QHBoxLayout(row)
-                box.setContentsMargins(0, 0, 0, 0)
-                box.addWidget(toggle)
-                box.addWidget(editor, 1)
-            label = QLabel(p.name.replace("_", " "))
-            label.setToolTip(p.help)
-            layout.addRow(label, row)
-        self.error = QLabel()
+            label = QLabel(p.name.replace("_", " "), toolTip=p.help)
+            self.labels.append(label)
+            (advanced if p.advanced else basic).addRow(label, self._row(p))
+        self.error = QLabel(wordWrap=True)  # the engine's own message, when the form is invalid
         self.error.setStyleSheet("color: #d9534f")
-        self.error.setWordWrap(True)
-        layout.addRow(self.error)
+        self.error.hide()
+        outer.addWidget(self.error)
+
+    def _row(self, p: Param) -> QWidget:
+        editor = _editor(p)
+        editor.setToolTip(p.help)
+        self._editors[p.name] = editor
+        widget = editor
+        if p.type == "file":
+            widget = _with_browse(editor, p)
+        if p.default is not None:
+            return widget
+        # Off: a placeholder says what the engine will do; on: the editor.
+        toggle = QCheckBox(toolTip=f"Set {p.name.replace('_', ' ')} (off: {_unset_text(p)})")
+        stack = QStackedWidget()
+        unset = QLineEdit(enabled=False, placeholderText=_unset_text(p), toolTip=p.help)
+        stack.addWidget(unset)
+        stack.addWidget(widget)
+        stack.setFixedHeight(max(unset.sizeHint().height(), widget.sizeHint().height()))
+        toggle.toggled.connect(lambda on: stack.setCurrentIndex(int(on)))
+        self._enabled[p.name] = toggle
+        row = _row_widget()
+        row.layout().addWidget(toggle)
+        row.layout().addWidget(stack, 1)
+        return row
 
     def editor(self, name: str) -> QWidget:
         return self._editors[name]
+
+    def is_set(self, name: str) -> bool:
+        """False while a parameter is left to the model (its box unticked)."""
+        return name not in self._enabled or self._enabled[name].isChecked()
 
     def set_value(self, name: str, value) -> None:
         """Set a parameter (and switch it on when its default is the model's own)."""
@@ -56,6 +89,9 @@ class ParamForm(QWidget):
             self._enabled[name].setChecked(value is not None)
         if value is None:
             return
+        param = next(p for p in self._params if p.name == name)
+        if param.advanced and value != param.default and self.advanced is not None:
+            self.advanced.expand(animate=False)  # a value set from a recipe is not hidden
         editor = self._editors[name]
         if isinstance(editor, QComboBox):
             editor.setCurrentText(str(value))
@@ -68,10 +104,10 @@ class ParamForm(QWidget):
 
     def values(self) -> dict:
         """The parameters the user set (not left at their default), validated by the
-        engine's own schema (ParamError)."""
+        engine's own schema; ParamError (also shown under the form) when invalid."""
         raw = {}
         for p in self._params:
-            if p.name in self._enabled and not self._enabled[p.name].isChecked():
+            if not self.is_set(p.name):
                 continue
             editor = self._editors[p.name]
             if isinstance(editor, QComboBox):
@@ -83,7 +119,7 @@ class ParamForm(QWidget):
                 if text and p.type == "int":
                     raw[p.name] = int(text)
                 elif text:
-                    raw[p.name] = [s.strip() for s in text.split(",")] if p.type == "strings" else text
+                    raw[p.name] = [s.strip() for s in text.split(",") if s.strip()] if p.type == "strings" else text
             else:
                 raw[p.name] = editor.value()
         # What equals its default is left out: the engine applies (and records) defaults itself.
@@ -93,24 +129,28 @@ class ParamForm(QWidget):
             checked = validate(self._params, raw)
         except ParamError as exc:
             self.error.setText(str(exc))
+            self.error.show()
             raise
         self.error.clear()
+        self.error.hide()
         return checked
 
 
-INT_MAX = 2**31 - 1  # what a QSpinBox holds
+def _unset_text(p: Param) -> str:
+    return "none" if p.type in ("file", "strings", "str") else "model's own"
 
 
 def _editor(p: Param) -> QWidget:
     if p.type == "int" and (p.max or 0) > INT_MAX:  # seeds: digits in a line edit, range-checked on use
-        line = QLineEdit("" if p.default is None else str(p.default))
+        line = QLineEdit("" if p.default is None else str(p.default), placeholderText="a number")
         line.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}")))
         return line
     if p.type == "int":
         box = QSpinBox()
-        box.setRange(int(p.min if p.min is not None else -2**31), int(p.max if p.max is not None else 2**31 - 1))
+        box.setRange(int(p.min if p.min is not None else -INT_MAX - 1), int(p.max if p.max is not None else INT_MAX))
         if p.multiple_of:
             box.setSingleStep(p.multiple_of)
+        # A default of None starts the editor somewhere sensible once ticked (512 for sizes).
         box.setValue(int(p.default) if p.default is not None else 512 if p.multiple_of else box.minimum())
         return box
     if p.type == "float":
@@ -127,10 +167,36 @@ def _editor(p: Param) -> QWidget:
             combo.setCurrentText(str(p.default))
         return combo
     if p.type == "bool":
-        check = QCheckBox()
-        check.setChecked(bool(p.default))
-        return check
-    line = QLineEdit("" if p.default is None else str(p.default))
-    if p.type == "file":
-        line.setPlaceholderText("path to a file")
+        return QCheckBox(checked=bool(p.default))
+    line = QLineEdit("" if p.default is None else _text(p.default))
+    line.setPlaceholderText({"file": "path to a file", "strings": "comma separated"}.get(p.type, ""))
     return line
+
+
+def _text(value) -> str:
+    return ", ".join(value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _with_browse(line: QLineEdit, p: Param) -> QWidget:
+    """A path field with a "…" button that opens a file dialog."""
+    def browse() -> None:
+        path, _ = QFileDialog.getOpenFileName(line, f"Choose the {p.name.replace('_', ' ')}", line.text())
+        if path:
+            line.setText(path)
+
+    button = QToolButton(text="…", toolTip="Browse for a file")
+    button.clicked.connect(browse)
+    row = _row_widget()
+    row.layout().addWidget(line, 1)
+    row.layout().addWidget(button)
+    return row
+
+
+def _row_widget() -> QWidget:
+    """A container for a row of editors that stays one line high, as the editors do (a
+    plain QWidget would take a share of any spare height and drift from its label)."""
+    row = QWidget()
+    row.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+    box = QHBoxLayout(row)
+    box.setContentsMargins(0, 0, 0, 0)
+    return row

@@ -11,8 +11,8 @@ import random
 from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-    QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QStyle,
+    QCheckBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+    QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStyle,
     QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -59,9 +59,16 @@ class ImageView(QLabel):
     def _rescale(self) -> None:
         if self._pixmap is None:
             return
-        size = self._pixmap.size().scaled(self.size() - QSize(8, 8), Qt.KeepAspectRatio)
-        smooth = Qt.FastTransformation if size.width() >= self._pixmap.width() else Qt.SmoothTransformation
-        self.setPixmap(self._pixmap.scaled(size, Qt.KeepAspectRatio, smooth))
+        room = self.size() - QSize(8, 8)
+        size = self._pixmap.size().scaled(room, Qt.KeepAspectRatio)
+        if size.width() >= self._pixmap.width():
+            # Enlarging: a whole-number factor, nearest-neighbour, so every pixel of a small
+            # sprite becomes the same size square.
+            factor = max(1, size.width() // self._pixmap.width())
+            self.setPixmap(self._pixmap.scaled(self._pixmap.size() * factor, Qt.KeepAspectRatio,
+                                               Qt.FastTransformation))
+        else:
+            self.setPixmap(self._pixmap.scaled(size, Qt.KeepAspectRatio, Qt.SmoothTransformation))
 
 
 class Workspace(QWidget):
@@ -82,48 +89,74 @@ class Workspace(QWidget):
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
         model_hint, prompt_hint = PLACEHOLDERS.get(self.modality, ("a model folder", "What to make"))
+        labels: list[QLabel] = []
         controls = QWidget()
-        form = QFormLayout(controls)
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(8, 8, 8, 8)
+        form = QFormLayout()
+        column.addLayout(form)
+        column.addStretch(1)  # spare height goes below the form, not between its rows
         self.model = QLineEdit(self.settings.value(f"{self.engine.name}/model", "", str), placeholderText=model_hint)
-        browse = QToolButton(text="…", toolTip="Choose a model folder")
+        browse = QPushButton("Browse…", toolTip="Choose a model folder")
         browse.clicked.connect(self._browse_model)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(browse)
-        form.addRow("Model", model_row)
+        form.addRow(_label("Model", labels), model_row)
         self.prompt = QPlainTextEdit(placeholderText=prompt_hint)
         self.prompt.setFixedHeight(90)
         self.negative = QPlainTextEdit(placeholderText="What to avoid (negative prompt)")
         self.negative.setFixedHeight(50)
         if self.engine.takes_prompt:
-            form.addRow("Prompt", self.prompt)
+            form.addRow(_label("Prompt", labels), self.prompt)
             if self.modality == "image":
-                form.addRow("Negative", self.negative)
+                form.addRow(_label("Negative", labels), self.negative)
         # Seeds go up to 2**32 - 1, past what a QSpinBox holds: digits only, range-checked by Request.
         self.seed = QLineEdit("0", placeholderText="seed")
         self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}")))
         self.random_seed = QCheckBox("random", checked=True)
         dice = QToolButton(toolTip="A new random seed")
         dice.setIcon(self.style().standardIcon(QStyle.SP_BrowserReload))
-        dice.clicked.connect(lambda: self.seed.setText(str(random.randint(0, SEED_MAX))))
+        dice.clicked.connect(self.roll_seed)
+        # A seed the user types or rolls is the one to use, so "random" goes off.
+        self.seed.textEdited.connect(lambda: self.random_seed.setChecked(False))
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(dice)
         seed_row.addWidget(self.random_seed)
-        form.addRow("Seed", seed_row)
+        form.addRow(_label("Seed", labels), seed_row)
         self.count = QSpinBox(minimum=1, maximum=100, value=1)
-        form.addRow("Count", self.count)
+        form.addRow(_label("Count", labels), self.count)
         self.params = ParamForm(self.engine.params)
+        form.addRow(_heading("Parameters"))
         form.addRow(self.params)
-        self.generate_button = QPushButton("Generate", toolTip="Ctrl+Enter")
+        # The form's labels and the parameters' labels in one column.
+        width = max(label.sizeHint().width() for label in labels + self.params.labels)
+        for label in labels + self.params.labels:
+            label.setMinimumWidth(width)
+        self.generate_button = QPushButton("Generate", toolTip="Ctrl+Enter", default=True)
+        self.generate_button.setMinimumHeight(34)
         self.cancel_button = QPushButton("Cancel", toolTip="Esc", enabled=False)
+        self.cancel_button.setMinimumHeight(34)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.cancel_button, 1)
-        form.addRow(buttons)
         self.progress = QProgressBar(textVisible=True)
+        self.progress.setValue(0)  # a bar with no value hides its text
         self.progress.setFormat("idle")
-        form.addRow(self.progress)
+        # The settings scroll when the window is small; Generate and the progress stay in view.
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(controls)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        actions = QVBoxLayout()
+        actions.setContentsMargins(8, 0, 8, 8)  # lined up with the fields above
+        actions.addLayout(buttons)
+        actions.addWidget(self.progress)
+        left_layout.addLayout(actions)
 
         self.view = ImageView()
         self.text = QPlainTextEdit(readOnly=True, placeholderText="The text appears here as it is written")
@@ -143,11 +176,16 @@ class Workspace(QWidget):
             self.history.setMovement(QListWidget.Static)
             self.history.setSpacing(4)
         self.history.setMinimumWidth(2 * THUMB + 40)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(_heading("History"))
+        right_layout.addWidget(self.history, 1)
 
         splitter = QSplitter()
-        splitter.addWidget(controls)
+        splitter.addWidget(left)
         splitter.addWidget(center)
-        splitter.addWidget(self.history)
+        splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([360, 640, 260])
         layout = QVBoxLayout(self)
@@ -171,6 +209,10 @@ class Workspace(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.model.text())
         if folder:
             self.model.setText(folder)
+
+    def roll_seed(self) -> None:
+        self.seed.setText(str(random.randint(0, SEED_MAX)))
+        self.random_seed.setChecked(False)
 
     def request(self) -> Request:
         """The request the form describes (ParamError when it is not valid)."""
@@ -292,6 +334,20 @@ class Workspace(QWidget):
                 continue
             self.params.set_value(name, value)
         return skipped
+
+
+def _label(text: str, labels: list[QLabel]) -> QLabel:
+    label = QLabel(text)
+    labels.append(label)
+    return label
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
 
 
 def numpy_image(array) -> QImage:

@@ -20,12 +20,17 @@ from engines.api import (
 from engines.image import latents, tiling
 
 # Scheduler names as AUTOMATIC1111 shows them, and how diffusers builds each one on top of
-# the model's own scheduler config.
+# the model's own scheduler config (the mapping of diffusers' scheduler docs). The overrides
+# pin what tells variants of one class apart, so a name always means one sampler.
+_DPM2M = {"algorithm_type": "dpmsolver++", "solver_order": 2}
+_DPM2M_SDE = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}
 SCHEDULERS: dict[str, tuple[str, dict]] = {
     "Euler": ("EulerDiscreteScheduler", {}),
     "Euler a": ("EulerAncestralDiscreteScheduler", {}),
-    "DPM++ 2M": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": False}),
-    "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+    "DPM++ 2M": ("DPMSolverMultistepScheduler", {**_DPM2M, "use_karras_sigmas": False}),
+    "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", {**_DPM2M, "use_karras_sigmas": True}),
+    "DPM++ 2M SDE": ("DPMSolverMultistepScheduler", {**_DPM2M_SDE, "use_karras_sigmas": False}),
+    "DPM++ 2M SDE Karras": ("DPMSolverMultistepScheduler", {**_DPM2M_SDE, "use_karras_sigmas": True}),
     "DDIM": ("DDIMScheduler", {}),
     "UniPC": ("UniPCMultistepScheduler", {}),
     "PLMS": ("PNDMScheduler", {}),
@@ -35,17 +40,20 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
     "LCM": ("LCMScheduler", {}),
 }
 PIPELINES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline")
+PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
+NOT_LOADED = ("safety_checker",)  # as in A1111 and ComfyUI: may be absent or pickled
 
 
-def scheduler_name(config: dict) -> str:
-    """The A1111 name of a scheduler config (the class name when A1111 has none)."""
+def scheduler_name(config: dict) -> str | None:
+    """The A1111 name of a scheduler config, or None when none of ours fits it exactly.
+
+    A name is given only when building that name from this config changes nothing, so a
+    recipe naming it re-makes the same sampler."""
     cls = config.get("_class_name", "")
-    if cls == "DPMSolverMultistepScheduler":
-        return "DPM++ 2M Karras" if config.get("use_karras_sigmas") else "DPM++ 2M"
-    for name, (class_name, _) in SCHEDULERS.items():
-        if class_name == cls:
+    for name, (class_name, overrides) in SCHEDULERS.items():
+        if class_name == cls and all(config.get(k, v) == v for k, v in overrides.items()):
             return name
-    return cls
+    return None
 
 
 class DiffusionEngine:
@@ -98,23 +106,21 @@ class DiffusionEngine:
 
     def load(self, model_path: str, device: str) -> None:
         import diffusers
+        from safetensors import SafetensorError
 
         devices.quiet_libraries()
         path = Path(model_path)
-        class_name = _pipeline_class(path)
-        if class_name is None:
-            raise EngineError(f"{path} is not a diffusers pipeline folder (it has no readable model_index.json)")
-        if class_name not in PIPELINES:
-            raise EngineError(f"{path.name} is a {class_name}; the diffusion engine loads "
-                              f"{' and '.join(PIPELINES)} models")
+        class_name = _check_folder(path)
         self.dtype = devices.default_dtype(device)
         extra = {"safety_checker": None, "requires_safety_checker": False} if class_name == PIPELINES[0] else {}
         try:
             pipe = getattr(diffusers, class_name).from_pretrained(
                 path, use_safetensors=True, dtype=devices.torch_dtype(self.dtype), **extra
             )
-        except (OSError, ValueError, RuntimeError, EnvironmentError) as exc:
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if isinstance(exc, SafetensorError):  # its message names no file
+                first = f"a .safetensors file in it is damaged or truncated ({first})"
             raise EngineError(f"could not load the model in {path}: {first}") from exc
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(device)
@@ -150,8 +156,12 @@ class DiffusionEngine:
             "guidance_scale": given.get("guidance_scale", 7.5),
             "width": given.get("width", native),
             "height": given.get("height", native),
-            "scheduler": given.get("scheduler") or scheduler_name(self._scheduler_config),
         }
+        # The model's own scheduler is recorded by its A1111 name; one that has none is left
+        # out (= "the model's own" again on a re-make) and named by class in the runtime.
+        scheduler = given.get("scheduler") or scheduler_name(self._scheduler_config)
+        if scheduler:
+            resolved["scheduler"] = scheduler
         if ("variation_seed" in given) != ("variation_strength" in given):
             raise ParamError("variation_seed and variation_strength go together: give both")
         if "variation_seed" in given:
@@ -208,12 +218,10 @@ class DiffusionEngine:
             self._mode_pipes[mode] = pipe
         return self._mode_pipes[mode]
 
-    def _scheduler(self, name: str):
+    def _scheduler(self, name: str | None):
         import diffusers
 
-        if name not in SCHEDULERS:  # the model's own, which A1111 has no name for
-            return getattr(diffusers, self._scheduler_config["_class_name"]).from_config(self._scheduler_config)
-        class_name, overrides = SCHEDULERS[name]
+        class_name, overrides = SCHEDULERS[name] if name else (self._scheduler_config["_class_name"], {})
         return getattr(diffusers, class_name).from_config(self._scheduler_config, **overrides)
 
     def _one(self, request: Request, params: dict, seed: int, events: Events) -> Output:
@@ -233,7 +241,7 @@ class DiffusionEngine:
         start = time.perf_counter()
         mode = _mode(params)
         pipe = self._pipeline(mode)
-        pipe.scheduler = self._scheduler(params["scheduler"])  # schedulers keep state: a fresh one
+        pipe.scheduler = self._scheduler(params.get("scheduler"))  # schedulers keep state: a fresh one
         generator = torch.Generator("cpu").manual_seed(seed)  # the same first noise on every device
         extra = {"width": params["width"], "height": params["height"]}
         if "variation_seed" in params:
@@ -262,6 +270,7 @@ class DiffusionEngine:
             "device": self.device,
             "dtype": self.dtype,
             "pipeline": type(pipe).__name__,
+            "scheduler": type(pipe.scheduler).__name__,
             "time_s": round(time.perf_counter() - start, 4),
         }
         return Output(kind="image", data=data, seed=seed, recipe=recipe, mime="image/png",
@@ -307,6 +316,37 @@ def _open_image(path: str, name: str, mode: str):
         raise ParamError(f"{name} {path} does not exist") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise ParamError(f"{name} {Path(path).name} is not a readable image ({exc})") from None
+
+
+def _check_folder(path: Path) -> str:
+    """The pipeline class of a loadable folder, or an EngineError that says what is wrong
+    (before diffusers, whose messages name its internals)."""
+    if not path.exists():
+        raise EngineError(f"model folder {path} does not exist")
+    if not path.is_dir():
+        raise EngineError(f"{path.name} is a file; the diffusion engine loads diffusers model folders "
+                          "(model_index.json, unet/, vae/ ...)")
+    try:
+        index = json.loads((path / "model_index.json").read_text())
+    except OSError:
+        raise EngineError(f"{path} is not a diffusers pipeline folder (it has no model_index.json)") from None
+    except ValueError:
+        raise EngineError(f"{path} is not a diffusers pipeline folder (its model_index.json is not valid JSON)") from None
+    class_name = index.get("_class_name") if isinstance(index, dict) else None
+    if class_name not in PIPELINES:
+        raise EngineError(f"{path.name} is a {class_name or 'pipeline of unknown kind'}; the diffusion engine loads "
+                          f"{' and '.join(PIPELINES)} models")
+    for component, spec in index.items():
+        if component.startswith("_") or not isinstance(spec, list) or None in spec or component in NOT_LOADED:
+            continue  # metadata, a component saved as absent ([null, null]), or one we never load
+        folder = path / component
+        if not folder.is_dir():
+            raise EngineError(f"{path.name} is incomplete: its {component}/ folder is missing")
+        pickled = sorted(f.name for f in folder.iterdir() if f.suffix in PICKLE_SUFFIXES)
+        if pickled and not any(folder.glob("*.safetensors")):
+            raise EngineError(f"{path.name}/{component} has only pickle weights ({pickled[0]}), which can run code "
+                              "when loaded: convert the model to .safetensors first")
+    return class_name
 
 
 def _pipeline_class(path: Path) -> str | None:
