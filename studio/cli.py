@@ -14,10 +14,10 @@ from pathlib import Path
 
 from engines import devices
 from engines.api import ParamError, Request, describe
-from studio import models
+from studio import cli_train, models
 from studio.project import Project, ProjectError
 
-COMMANDS = ("generate", "remake", "show", "list", "engines", "export")
+COMMANDS = ("generate", "remake", "show", "list", "engines", "export", "train")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True, type=Path, help="file to write; its suffix picks the format")
     exp.add_argument("--format", choices=("txt", "json", "csv"), help="format, when the suffix does not say")
     _project_arg(exp)
+    cli_train.add_parser(sub)
     return parser
 
 
@@ -286,4 +287,5 @@ COMMAND_FUNCS = {
     "list": cmd_list,
     "engines": cmd_engines,
     "export": cmd_export,
+    "train": cli_train.cmd_train,
 }

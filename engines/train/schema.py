@@ -1,0 +1,86 @@
+"""What each trainer takes: parameter schemas, without importing torch.
+
+The parent (studio/training.py, the CLI, the Train workspace) validates a run's parameters
+here before it starts a child process, with the same `Param` checks generation uses. A new
+trainer (LoRA, WaveGAN) adds one `TrainerSpec` to TRAINERS.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from engines.api import Param, ParamError, validate
+from engines.data import FITS
+
+# Every trainer takes these; the harness (engines/train/harness.py) uses them.
+COMMON = (
+    Param("steps", "int", 2000, min=1, max=10_000_000, help="Training steps (one batch each)."),
+    Param("batch_size", "int", 64, min=1, max=4096, help="Images per step (the whole set when it has fewer)."),
+    Param("lr", "float", None, min=0.0, max=1.0, help="Learning rate (the trainer's own default when unset)."),
+    Param("seed", "int", 0, min=0, max=2**32 - 1, help="Seeds the first weights, the data order and the noise."),
+    Param("resolution", "int", 64, min=32, max=128, help="Training size in pixels: 32, 64 or 128."),
+    Param("channels", "int", 3, min=3, max=4, help="3 for RGB, 4 for RGBA (keeps transparency)."),
+    Param("fit", "choice", "center-crop", choices=FITS, help="How images are made square: crop or pad."),
+    Param("flips", "bool", True, help="Augment with horizontal flips."),
+    Param("crops", "bool", False, help="Augment with small random crops and shifts."),
+    Param("color_jitter", "float", 0.0, min=0.0, max=0.5, help="Augment brightness/contrast/saturation by up to this."),
+    Param("val_fraction", "float", 0.1, min=0.0, max=0.5, help="Share of the images held out for evaluation."),
+    Param("near_duplicate_distance", "int", 4, min=0, max=32,
+          help="Drop images whose perceptual hash is within this many bits of one kept (0: keep them)."),
+    Param("checkpoint_every", "int", 500, min=1, help="Save a checkpoint every N steps (and on stop)."),
+    Param("sample_every", "int", 250, min=0, help="Write a fixed-seed sample grid every N steps (0: at the end)."),
+    Param("eval_every", "int", 1000, min=0, help="Evaluate every N steps (0: at the end only)."),
+    Param("eval_samples", "int", 256, min=2, max=10_000, help="Generated images compared with the validation set."),
+    Param("keep_checkpoints", "int", 2, min=1, max=1000, help="How many of the latest checkpoints to keep."),
+    Param("device", "str", "auto", help="auto, cpu, cuda, cuda:N or mps."),
+    Param("threads", "int", None, min=1, max=1024, advanced=True,
+          help="CPU threads; fixed for the run, since the thread count changes the bits."),
+)
+
+
+@dataclass(frozen=True)
+class TrainerSpec:
+    engine: str
+    trainer: str  # "module:Class", imported in the child only (it imports torch)
+    params: tuple[Param, ...]
+    defaults: Mapping[str, Any]  # this trainer's values for COMMON params left to it (lr)
+
+
+TRAINERS = {
+    "gan": TrainerSpec("gan", "engines.train.gan_trainer:GanTrainer", (
+        Param("latent_dim", "int", 100, min=2, max=1024, help="Size of the generator's input noise."),
+        Param("g_width", "int", 64, min=4, max=1024, help="Generator width (DCGAN's ngf)."),
+        Param("d_width", "int", 64, min=4, max=1024, help="Discriminator width (DCGAN's ndf)."),
+        Param("d_norm", "choice", "spectral", choices=("spectral", "batch"),
+              help="Discriminator normalisation: spectral norm (stable on small data) or DCGAN's batch norm."),
+        Param("diffaug", "bool", False,
+              help="Differentiable augmentation of real and fake images for the discriminator (small data)."),
+        Param("beta1", "float", 0.5, min=0.0, max=0.999, help="Adam's beta1 (DCGAN: 0.5)."),
+    ), {"lr": 2e-4}),
+    "vae": TrainerSpec("vae", "engines.train.vae_trainer:VaeTrainer", (
+        Param("latent_dim", "int", 64, min=2, max=1024, help="Size of the latent."),
+        Param("width", "int", 32, min=4, max=1024, help="Channels of the first encoder layer."),
+        Param("kl_weight", "float", 1.0, min=0.0, max=100.0, help="Weight of the KL term (beta-VAE)."),
+    ), {"lr": 1e-3}),
+}
+
+
+def spec(engine: str) -> TrainerSpec:
+    if engine not in TRAINERS:
+        raise ParamError(f"no trainer for engine {engine!r}; trainable engines: {', '.join(sorted(TRAINERS))}")
+    return TRAINERS[engine]
+
+
+def all_params(engine: str) -> tuple[Param, ...]:
+    return COMMON + spec(engine).params
+
+
+def resolve(engine: str, given: Mapping[str, Any]) -> dict:
+    """Every parameter's value for a run: the given ones checked, the rest at their default."""
+    checked = validate(all_params(engine), given)
+    resolved = {p.name: p.default for p in all_params(engine)}
+    resolved.update(spec(engine).defaults)
+    resolved.update(checked)
+    if resolved["resolution"] not in (32, 64, 128):
+        raise ParamError(f"resolution must be 32, 64 or 128, got {resolved['resolution']}")
+    return resolved
