@@ -196,3 +196,42 @@ def build_tiny_loras(sd_path: str | Path, folder: str | Path) -> tuple[Path, Pat
     save_file(peft, folder / "peft.safetensors")
     save_file(kohya, folder / "kohya.safetensors")
     return folder / "peft.safetensors", folder / "kohya.safetensors"
+
+
+def build_tiny_gan(path: str | Path, resolution: int = 32, channels: int = 3, width: int = 8,
+                   latent_dim: int = 16) -> Path:
+    """A GAN model folder as a finished training run leaves it (model.json +
+    generator.safetensors), with DCGAN-initialised weights from a fixed seed."""
+    import torch
+    from safetensors.torch import save_file
+
+    from engines.image import gan
+
+    path = Path(path)
+    config = gan.GanConfig(resolution=resolution, channels=channels, latent_dim=latent_dim, g_width=width,
+                           d_width=width)
+    generator = gan.build_generator(config)
+    gan.init_weights(generator, torch.Generator().manual_seed(0))
+    path.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in generator.state_dict().items()}, path / gan.WEIGHTS)
+    (path / "model.json").write_text(json.dumps({"format": gan.FORMAT, "version": 1, "config": config.to_dict()}))
+    return path
+
+
+def build_tiny_vae(path: str | Path, resolution: int = 32, channels: int = 3, width: int = 8,
+                   latent_dim: int = 8) -> Path:
+    """A VAE model folder (model.json + vae.safetensors) with torch's default init, seeded."""
+    import torch
+    from safetensors.torch import save_file
+
+    from engines.image import vae
+
+    path = Path(path)
+    config = vae.VaeConfig(resolution=resolution, channels=channels, latent_dim=latent_dim, width=width)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = vae.build_vae(config)
+    path.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path / vae.WEIGHTS)
+    (path / "model.json").write_text(json.dumps({"format": vae.FORMAT, "version": 1, "config": config.to_dict()}))
+    return path
