@@ -235,3 +235,165 @@ def build_tiny_vae(path: str | Path, resolution: int = 32, channels: int = 3, wi
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path / vae.WEIGHTS)
     (path / "model.json").write_text(json.dumps({"format": vae.FORMAT, "version": 1, "config": config.to_dict()}))
     return path
+
+
+def _sdxl_complete(path: Path) -> bool:
+    weights = ("unet", "vae", "text_encoder", "text_encoder_2")
+    return _sd_complete(path) and (path / "tokenizer_2/tokenizer_config.json").is_file() and all(
+        any((path / w).glob("*.safetensors")) for w in weights)
+
+
+def build_tiny_sdxl(path: str | Path) -> Path:
+    """A tiny SDXL pipeline in diffusers layout (~5 MB), native size 64x64 as the tiny SD.
+    The two text encoders have different widths (32 and 48), as CLIP-L and OpenCLIP-bigG do,
+    which is what tells them apart in a single-file checkpoint. Returns the folder; a complete
+    one is reused as it is."""
+    path = Path(path)
+    if _sdxl_complete(path):
+        return path
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    tmp.chmod(0o755)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        _make_tiny_sdxl().save_pretrained(tmp, safe_serialization=True)
+    return _publish(tmp, path, _sdxl_complete)
+
+
+def _make_tiny_sdxl():
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    # SDXL's UNet sees both encoders' hidden states side by side (32 + 48) and, through the
+    # "text_time" embedding, the pooled projection (32) plus six size/crop numbers (6 x 8).
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 2),
+        cross_attention_dim=80, addition_embed_type="text_time", addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=6 * 8 + 32, norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=32,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), sample_size=64, scaling_factor=0.13025,
+    )
+    common = dict(intermediate_size=37, num_hidden_layers=2, vocab_size=1000, max_position_embeddings=77,
+                  bos_token_id=0, eos_token_id=2, hidden_act="gelu")
+    with tempfile.TemporaryDirectory() as tok_dir:
+        _write_clip_tokenizer(Path(tok_dir))
+        tokenizer = CLIPTokenizer(f"{tok_dir}/vocab.json", f"{tok_dir}/merges.txt", model_max_length=77)
+        tokenizer_2 = CLIPTokenizer(f"{tok_dir}/vocab.json", f"{tok_dir}/merges.txt", model_max_length=77,
+                                    pad_token="!")
+    text_encoder = CLIPTextModel(CLIPTextConfig(hidden_size=32, num_attention_heads=4, **common))
+    text_encoder_2 = CLIPTextModelWithProjection(
+        CLIPTextConfig(hidden_size=48, num_attention_heads=4, projection_dim=32, **common))
+    for encoder in (text_encoder, text_encoder_2):
+        encoder.resize_token_embeddings(len(tokenizer))
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+        timestep_spacing="leading", interpolation_type="linear", prediction_type="epsilon",
+    )
+    return StableDiffusionXLPipeline(
+        unet=unet, vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2, scheduler=scheduler, force_zeros_for_empty_prompt=True,
+    )
+
+
+def _musicgen_complete(path: Path) -> bool:
+    return all((path / f).is_file() for f in ("config.json", "generation_config.json", "model.safetensors",
+                                               "processor_config.json", "tokenizer.json"))
+
+
+def build_tiny_musicgen(path: str | Path, max_length: int = 100) -> Path:
+    """A tiny MusicGen in transformers layout (~1 MB): a 2-layer T5 text encoder with a
+    hand-written Unigram vocabulary, EnCodec at 32 kHz and 50 frames a second (upsampling
+    8x5x4x4), a decoder over 4 codebooks of 64 codes. Its generation config is MusicGen's
+    (sampling, top-k 250, guidance 3), with `max_length` tokens (MusicGen ships 1500 = 30 s;
+    100 = 1.9 s here, so a call with no parameters stays fast). Returns the folder; a
+    complete one is reused as it is."""
+    path = Path(path)
+    if _musicgen_complete(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    tmp.chmod(0o755)
+    _save_tiny_musicgen(tmp, max_length)
+    return _publish(tmp, path, _musicgen_complete)
+
+
+def _save_tiny_musicgen(path: Path, max_length: int) -> None:
+    import string
+
+    import torch
+    from transformers import (
+        EncodecConfig, EncodecFeatureExtractor, MusicgenConfig, MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration, MusicgenProcessor, T5Config, T5Tokenizer,
+    )
+
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab += [(c, -2.0) for c in string.ascii_letters + string.digits + string.punctuation]
+    vocab += [("▁" + c, -1.5) for c in string.ascii_lowercase] + [("▁", -3.0)]
+    tokenizer = T5Tokenizer(vocab=vocab, extra_ids=0)
+    processor = MusicgenProcessor(feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=32000),
+                                  tokenizer=tokenizer)
+    text = T5Config(vocab_size=len(vocab), d_model=32, d_ff=37, d_kv=8, num_layers=2, num_heads=4,
+                    decoder_start_token_id=0)
+    codec = EncodecConfig(sampling_rate=32000, audio_channels=1, upsampling_ratios=[8, 5, 4, 4], codebook_size=64,
+                          hidden_size=16, num_filters=4, num_residual_layers=1, codebook_dim=16,
+                          target_bandwidths=[2.2], num_lstm_layers=1)
+    decoder = MusicgenDecoderConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                    ffn_dim=64, num_codebooks=4, max_position_embeddings=2048, pad_token_id=64,
+                                    bos_token_id=64)
+    with torch.random.fork_rng(devices=[]):  # the fixed seed must not leak into the caller's RNG
+        torch.manual_seed(0)
+        model = MusicgenForConditionalGeneration(
+            MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict()))
+        for layer in model.audio_encoder.quantizer.layers:  # EnCodec starts its codebooks at zero:
+            layer.codebook.embed.normal_()  # every code would decode to the same sound
+    model.generation_config.update(do_sample=True, top_k=250, guidance_scale=3.0, max_length=max_length)
+    model.save_pretrained(path, safe_serialization=True)
+    processor.save_pretrained(path)
+
+
+def _vits_complete(path: Path) -> bool:
+    return all((path / f).is_file() for f in ("config.json", "model.safetensors", "vocab.json",
+                                               "tokenizer_config.json"))
+
+
+def build_tiny_vits(path: str | Path, num_speakers: int = 1) -> Path:
+    """A tiny VITS text-to-speech model as MMS-TTS ships them (16 kHz, a character vocabulary,
+    no phonemizer), ~0.5 MB, in transformers layout. `num_speakers` > 1 gives it voices.
+    Returns the folder; a complete one is reused as it is."""
+    path = Path(path)
+    if _vits_complete(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    tmp.chmod(0o755)
+    _save_tiny_vits(tmp, num_speakers)
+    return _publish(tmp, path, _vits_complete)
+
+
+def _save_tiny_vits(path: Path, num_speakers: int) -> None:
+    import torch
+    from transformers import VitsConfig, VitsModel, VitsTokenizer
+
+    characters = ["<pad>", *" abcdefghijklmnopqrstuvwxyz'.,!?-", "<unk>"]
+    (path / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(characters)}))
+    tokenizer = VitsTokenizer(str(path / "vocab.json"), phonemize=False, add_blank=True, normalize=True)
+    config = VitsConfig(
+        vocab_size=len(characters), hidden_size=16, num_hidden_layers=2, num_attention_heads=2, ffn_dim=32,
+        flow_size=16, spectrogram_bins=33, upsample_initial_channel=32, upsample_rates=[8, 8, 4],
+        upsample_kernel_sizes=[16, 16, 8], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+        prior_encoder_num_wavenet_layers=2, prior_encoder_num_flows=2, posterior_encoder_num_wavenet_layers=2,
+        duration_predictor_num_flows=2, duration_predictor_filter_channels=16, depth_separable_num_layers=2,
+        sampling_rate=16000, num_speakers=num_speakers, speaker_embedding_size=8 if num_speakers > 1 else 0,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = VitsModel(config)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)

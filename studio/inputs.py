@@ -25,6 +25,17 @@ def import_inputs(request: Request, engine: type, project: Project) -> Request:
     return request.replace(params=params)
 
 
+def parent_generation(request: Request, engine: type, project: Project) -> int | None:
+    """The generation whose output is this request's first input file, if any (imported
+    requests only): an img2img of a generated image, a re-processed clip."""
+    for name in _file_params(engine):
+        if request.params.get(name):
+            parent = project.made_here(request.params[name])
+            if parent is not None:
+                return parent
+    return None
+
+
 def resolve_inputs(request: Request, engine: type, project: Project) -> Request:
     """The request as the engine needs it: project-relative input files made absolute."""
     params = dict(request.params)

@@ -183,6 +183,8 @@ class JobRunner:
         engine_request = request
         if project is not None:
             request = inputs.import_inputs(request, engine_cls, project)
+            if parent_id is None:
+                parent_id = inputs.parent_generation(request, engine_cls, project)
             engine_request = inputs.resolve_inputs(request, engine_cls, project)
         if request.seed is None:
             request = request.replace(seed=random.randint(0, SEED_MAX))

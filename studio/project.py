@@ -329,6 +329,24 @@ def _in(column: str, value, args: list) -> str:
     return f"{column} = ?" if len(values) == 1 else f"{column} IN ({','.join('?' * len(values))})"
 
 
+def _generation_filters(search, modality, engine, model, since, until, status) -> tuple[list[str], list]:
+    """WHERE clauses on generations `g` shared by query() and output_ids()."""
+    where, args = [], []
+    if search:
+        where.append("(instr(casefold(g.prompt), ?) OR instr(casefold(g.negative_prompt), ?))")
+        args += [search.casefold()] * 2
+    for column, value in (("modality", modality), ("engine", engine), ("model", model), ("status", status)):
+        if value is not None:
+            where.append(_in(f"g.{column}", value, args))
+    if since is not None:
+        where.append("g.created_at >= ?")
+        args.append(since)
+    if until is not None:
+        where.append("g.created_at <= ?")
+        args.append(until)
+    return where, args
+
+
 def _db_error(db_path: Path, exc: sqlite3.DatabaseError) -> ProjectError:
     if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, cannot open: not damage
         hint = ("open a copy in a folder you can write to" if "readonly" in str(exc)
@@ -535,6 +553,14 @@ class Project:
                              (sha, rel, source.name, size, time.time()))
         return rel
 
+    def made_here(self, input_rel: str) -> int | None:
+        """The generation that made the content of this input (`inputs/...`), when it was one
+        of this project's outputs: re-processing or varying an output is its child."""
+        row = self._db.execute(
+            "SELECT o.generation_id FROM inputs i JOIN outputs o ON o.sha256 = i.sha256 "
+            "WHERE i.path = ? ORDER BY o.id LIMIT 1", (str(input_rel),)).fetchone()
+        return row[0] if row else None
+
     def resolve(self, relpath: str | Path) -> Path:
         """A project-relative path made absolute; paths leading outside the project are refused."""
         full = (self.root / relpath).resolve()
@@ -561,19 +587,7 @@ class Project:
         negative prompt; modality, engine, model and status take one value or several; favorite
         and tag hold when any output matches. Trashed outputs (and generations with nothing
         else) are left out unless `include_trashed`."""
-        where, args = [], []
-        if search:
-            where.append("(instr(casefold(g.prompt), ?) OR instr(casefold(g.negative_prompt), ?))")
-            args += [search.casefold()] * 2
-        for column, value in (("modality", modality), ("engine", engine), ("model", model), ("status", status)):
-            if value is not None:
-                where.append(_in(f"g.{column}", value, args))
-        if since is not None:
-            where.append("g.created_at >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("g.created_at <= ?")
-            args.append(until)
+        where, args = _generation_filters(search, modality, engine, model, since, until, status)
         live = "" if include_trashed else " AND o.trashed_at IS NULL"
         where.append(f"EXISTS (SELECT 1 FROM outputs o WHERE o.generation_id = g.id{live})")
         if favorite is not None:
@@ -588,6 +602,64 @@ class Project:
         args += [-1 if limit is None else limit, offset]
         with self._transaction("DEFERRED") as db:
             return self._generations(db.execute(sql, args).fetchall(), include_trashed)
+
+    # -- the gallery: outputs one by one, fast on tens of thousands --------------------------
+    def output_ids(self, search: str | None = None, modality=None, engine=None, model=None,
+                   favorite: bool | None = None, tag: str | None = None, since: float | None = None,
+                   until: float | None = None, status=None, include_trashed: bool = False) -> list[int]:
+        """Ids of the matching outputs, newest generation first, then in batch order. Unlike
+        query(), favorite and tag hold for the output itself. Only ids (one indexed query, a few
+        ms for 10,000): a view loads the records it shows with outputs()."""
+        where, args = _generation_filters(search, modality, engine, model, since, until, status)
+        if not include_trashed:
+            where.append("o.trashed_at IS NULL")
+        if favorite is not None:
+            where.append(f"o.favorite = {int(bool(favorite))}")
+        if tag is not None:
+            where.append("EXISTS (SELECT 1 FROM tags t WHERE t.output_id = o.id AND t.tag = ? COLLATE NOCASE)")
+            args.append(tag.strip())
+        sql = (f"SELECT o.id FROM outputs o JOIN generations g ON g.id = o.generation_id "
+               f"WHERE {' AND '.join(where) or '1'} ORDER BY g.created_at DESC, g.id DESC, o.idx, o.id")
+        with self._transaction("DEFERRED") as db:
+            return [row[0] for row in db.execute(sql, args)]
+
+    def outputs(self, ids: list[int]) -> list[OutputRecord]:
+        """The records of these outputs, in the order asked (ids not found are left out)."""
+        found: dict[int, OutputRecord] = {}
+        with self._transaction("DEFERRED") as db:
+            for start in range(0, len(ids), 500):  # stay under SQLite's limit on bound parameters
+                chunk = list(ids[start:start + 500])
+                marks = ",".join("?" * len(chunk))
+                tags: dict[int, list[str]] = {}
+                for oid, tag in db.execute(f"SELECT output_id, tag FROM tags WHERE output_id IN ({marks}) "
+                                           "ORDER BY tag", chunk):
+                    tags.setdefault(oid, []).append(tag)
+                for r in db.execute(f"SELECT {_OUT_COLUMNS} FROM outputs WHERE id IN ({marks})", chunk):
+                    found[r[0]] = self._output_record(r, tags.get(r[0], []))
+        return [found[i] for i in ids if i in found]
+
+    def output(self, output_id: int) -> OutputRecord:
+        found = self.outputs([output_id])
+        if not found:
+            raise ProjectError(f"no output {output_id} in {self.root.name}")
+        return found[0]
+
+    def values(self, column: str) -> list[str]:
+        """The distinct engines, models or modalities recorded (for the gallery's filters)."""
+        if column not in ("engine", "model", "modality"):
+            raise ValueError(f"no filter on {column!r}")
+        with self._transaction("DEFERRED") as db:
+            rows = db.execute(f"SELECT DISTINCT {column} FROM generations WHERE {column} IS NOT NULL "
+                              f"AND {column} != '' ORDER BY {column}").fetchall()
+        return [r[0] for r in rows]
+
+    def _output_record(self, r, tags: list[str]) -> OutputRecord:
+        return OutputRecord(
+            id=r[0], generation_id=r[1], index=r[2], path=self.root / r[3], kind=r[4], mime=r[5],
+            sha256=r[6], seed=r[7], width=r[8], height=r[9], sample_rate=r[10], duration_s=r[11],
+            favorite=bool(r[12]), tags=tags, trashed=r[13] is not None,
+            recipe=json.loads(r[14]), content_sha256=r[15], missing=bool(r[16]),
+        )
 
     def _generations(self, rows, include_trashed: bool) -> list[Generation]:
         generations = {r[0]: Generation(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows}
@@ -606,12 +678,7 @@ class Project:
                 f"SELECT {_OUT_COLUMNS} FROM outputs WHERE generation_id IN ({marks}){trashed} ORDER BY idx, id",
                 chunk,
             ):
-                generations[r[1]].outputs.append(OutputRecord(
-                    id=r[0], generation_id=r[1], index=r[2], path=self.root / r[3], kind=r[4], mime=r[5],
-                    sha256=r[6], seed=r[7], width=r[8], height=r[9], sample_rate=r[10], duration_s=r[11],
-                    favorite=bool(r[12]), tags=tags.get(r[0], []), trashed=r[13] is not None,
-                    recipe=json.loads(r[14]), content_sha256=r[15], missing=bool(r[16]),
-                ))
+                generations[r[1]].outputs.append(self._output_record(r, tags.get(r[0], [])))
         return list(generations.values())
 
     # -- favorites, tags, trash ---------------------------------------------------------------

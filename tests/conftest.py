@@ -36,3 +36,27 @@ def tiny_chat(tmp_path_factory):
     from engines.tiny_models import build_tiny_gpt2
 
     return build_tiny_gpt2(tmp_path_factory.mktemp("models") / "tiny-chat", chat=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_musicgen(tmp_path_factory):
+    """A tiny MusicGen (T5 + EnCodec 32 kHz + 4 codebooks), MusicGen's generation config."""
+    from engines.tiny_models import build_tiny_musicgen
+
+    return build_tiny_musicgen(tmp_path_factory.mktemp("models") / "tiny-musicgen")
+
+
+@pytest.fixture(scope="session")
+def tiny_vits(tmp_path_factory):
+    """A tiny single-speaker VITS laid out as MMS-TTS models are (16 kHz, characters)."""
+    from engines.tiny_models import build_tiny_vits
+
+    return build_tiny_vits(tmp_path_factory.mktemp("models") / "tiny-vits")
+
+
+@pytest.fixture(scope="session")
+def tiny_vits_voices(tmp_path_factory):
+    """The same tiny VITS with three speakers, so `voice` has choices."""
+    from engines.tiny_models import build_tiny_vits
+
+    return build_tiny_vits(tmp_path_factory.mktemp("models") / "tiny-vits-voices", num_speakers=3)

@@ -141,7 +141,8 @@ def test_project_models_are_listed_generated_and_remade_identically(tmp_path, ga
     project = tmp_path / "p.assetsmith"
     shutil.copytree(gan_model, project / "models" / "sprites")
     listed = models.list_models(GanEngine, project)
-    assert {"ref": "project:sprites", "path": str(project / "models" / "sprites"), "source": "project"} in listed
+    (sprites,) = [m for m in listed if m["ref"] == "project:sprites"]
+    assert sprites["path"] == str(project / "models" / "sprites") and sprites["source"] == "project"
     assert not [m for m in models.list_models(VaeEngine, project) if m["source"] == "project"]
     assert cli.main(["generate", "--engine", "gan", "--model", "project:sprites", "--seed", "4", "--count", "2",
                      "--threads", "2", "--project", str(project)]) == 0

@@ -1,0 +1,150 @@
+"""Voice lines: text to speech with transformers' VITS models (Meta's MMS-TTS, VCTK voices).
+
+A text of one sentence with no parameters is exactly the bare `model(**tokenizer(text))`
+call after `torch.manual_seed(seed)` (VITS draws its noise from torch's generator). A longer
+text is spoken sentence by sentence, from the one seeded generator, and joined with short
+pauses: VITS keeps its rhythm on short inputs and wanders on long ones. Progress and cancel
+go by sentence. The post-processing steps of engines/audio/edit.py run after the model.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engines import devices
+from engines.api import Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch
+from engines.audio import clip, edit
+
+ARCHITECTURES = ("VitsModel",)
+MODEL_PARAMS = ("voice", "speaking_rate", "sentence_pause_s")
+# A sentence ends at . ! ? or … followed by white space (the text's own line breaks too).
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+class SpeechEngine:
+    name = "speech"
+    modality = "audio"
+    takes_prompt = True  # the prompt is the line to speak
+    inputs = ("init_audio",)
+    default_model = None
+    params = (
+        Param("voice", "str", None,
+              help="Which speaker of a multi-speaker model, by number (0, 1, ...); the model's only voice when unset."),
+        Param("speaking_rate", "float", None, min=0.25, max=4.0,
+              help="Faster above 1, slower below; the model's own (usually 1) when unset."),
+        Param("sentence_pause_s", "float", 0.3, min=0.0, max=5.0,
+              help="Silence between the sentences of a longer text."),
+        edit.INIT_AUDIO,
+        *edit.EDIT_PARAMS,
+    )
+
+    def __init__(self) -> None:
+        self.model = None
+        self.tokenizer = None
+        self.device = "cpu"
+        self.dtype = "float32"
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool:
+        try:
+            config = json.loads((Path(path) / "config.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return any(a in ARCHITECTURES for a in config.get("architectures") or [])
+
+    def load(self, model_path: str, device: str) -> None:
+        from transformers import AutoTokenizer, VitsModel
+
+        devices.quiet_libraries()
+        path = Path(model_path)
+        if not self.accepts(path):
+            raise EngineError(f"{path} is not a text-to-speech model folder this engine knows "
+                              f"(its config.json names no {' or '.join(ARCHITECTURES)})")
+        # VITS's flows and its stochastic duration predictor are unstable in half precision.
+        self.dtype = "float32"
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            model = VitsModel.from_pretrained(path, use_safetensors=True, dtype=devices.torch_dtype(self.dtype))
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError, ImportError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise EngineError(f"could not load the speech model in {path}: {first}") from exc
+        self.model = model.to(device).eval()
+        self.device = device
+
+    def unload(self) -> None:
+        self.model = self.tokenizer = None
+        devices.empty_cache(self.device)
+
+    def memory_bytes(self) -> int:
+        if self.model is None:
+            return 0
+        return sum(t.numel() * t.element_size() for t in [*self.model.parameters(), *self.model.buffers()])
+
+    def voices(self) -> list[str]:
+        """The names `voice` takes: speaker numbers; none for a single-speaker model."""
+        speakers = self.model.config.num_speakers if self.model is not None else 1
+        return [str(i) for i in range(speakers)] if speakers > 1 else []
+
+    def generate(self, request: Request, events: Events) -> list[Output]:
+        request = check_request(type(self), request)
+        edit.check(request.params)
+        if request.params.get("init_audio"):
+            return clip.reprocess(request, MODEL_PARAMS, events)
+        if self.model is None:
+            raise EngineError("the speech engine has no model loaded")
+        sentences = split_sentences(request.prompt)
+        if not sentences:
+            raise ParamError("the text is empty: write the line to speak as the prompt")
+        encoded = [self._encode(s) for s in sentences]
+        resolved = self._settings(request.params)
+        return run_batch(request, events, lambda seed, ev: self._one(request, encoded, resolved, seed, ev))
+
+    def _encode(self, sentence: str) -> dict:
+        inputs = self.tokenizer(sentence, return_tensors="pt")
+        if inputs["input_ids"].shape[-1] == 0:
+            raise ParamError(f"nothing in {sentence!r} can be spoken by this model: its alphabet has none of these "
+                             "characters (write numbers and symbols out in words, in the model's language)")
+        return {k: v.to(self.device) for k, v in inputs.items()}
+
+    def _settings(self, given: dict) -> dict:
+        resolved = {"sentence_pause_s": given.get("sentence_pause_s", 0.3),
+                    "speaking_rate": given.get("speaking_rate", float(self.model.config.speaking_rate))}
+        voices = self.voices()
+        if "voice" in given:
+            if given["voice"] not in voices:
+                have = f"its voices are 0 to {len(voices) - 1}" if voices else "it has a single voice: leave voice unset"
+                raise ParamError(f"unknown voice {given['voice']!r} for this model; {have}")
+            resolved["voice"] = given["voice"]
+        return resolved
+
+    def _one(self, request: Request, encoded: list[dict], resolved: dict, seed: int, events: Events) -> Output:
+        import torch
+
+        started = time.perf_counter()
+        extra = {}
+        if "voice" in request.params:
+            extra["speaker_id"] = int(request.params["voice"])
+        if "speaking_rate" in request.params:
+            extra["speaking_rate"] = request.params["speaking_rate"]
+        rate = int(self.model.config.sampling_rate)
+        pause = np.zeros(round(resolved["sentence_pause_s"] * rate), dtype=np.float32)
+        pieces: list[np.ndarray] = []
+        torch.manual_seed(seed)  # one generator for the whole text: the same line, the same voice
+        for i, inputs in enumerate(encoded):
+            if events.cancelled():
+                raise Cancelled()
+            with torch.inference_mode():
+                waveform = self.model(**inputs, **extra).waveform[0].float().cpu().numpy()
+            pieces += [pause, waveform] if pieces else [waveform]
+            events.progress(i + 1, len(encoded))
+            events.preview(np.concatenate(pieces)[:, None])  # the line so far
+        runtime = {"device": self.device, "dtype": self.dtype, "sentences": len(encoded)}
+        return clip.finish(request, resolved, np.concatenate(pieces), rate, seed, runtime, started)
