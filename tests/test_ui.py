@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
 
 from engines.api import Param, ParamError
 from studio.jobs import JobEvent
+from superqt import QLabeledDoubleSlider, QLabeledSlider
 from studio.project import Project
 from ui.bridge import JobBridge
 from ui.gc_guard import GuiThreadGC
@@ -18,6 +19,7 @@ from ui.param_form import ParamForm
 @pytest.fixture
 def window(qtbot, tmp_path, tiny_sd, monkeypatch):
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.Ok)  # no modal dialogs in tests
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
     collector = GuiThreadGC()  # as the app does: no Qt object is ever collected on a worker thread
     project = Project.open(tmp_path / "P.assetsmith")
     main = MainWindow(project)
@@ -34,7 +36,7 @@ def window(qtbot, tmp_path, tiny_sd, monkeypatch):
 
 def test_param_form_is_built_from_the_schema(qtbot, window):
     form = window.params
-    assert isinstance(form.editor("num_steps"), QSpinBox)
+    assert isinstance(form.editor("num_steps"), QLabeledSlider)  # typed entry in its value box
     assert form.values() == {}  # untouched: the bare library call (size, scheduler: the model's own)
     form.set_value("num_steps", 20)
     assert form.values() == {"num_steps": 20}
@@ -60,14 +62,17 @@ SCHEMA = (
     Param("picture", "file", None),
     Param("loras", "loras", None),
     Param("every", "int", 0, min=0, max=10, advanced=True),
+    Param("big", "int", 5, min=0, max=1_000_000),  # too wide for a slider
+    Param("free", "float", 1.0),  # unbounded
 )
 
 
 def test_param_form_alone(qtbot, tmp_path, monkeypatch):
     form = ParamForm(SCHEMA)
     qtbot.addWidget(form)
-    kinds = {"steps": QSpinBox, "scale": QDoubleSpinBox, "sampler": QComboBox, "loop": QCheckBox,
-             "name": QLineEdit, "stop": QLineEdit, "picture": QLineEdit, "every": QSpinBox}
+    kinds = {"steps": QLabeledSlider, "scale": QLabeledDoubleSlider, "sampler": QComboBox, "loop": QCheckBox,
+             "name": QLineEdit, "stop": QLineEdit, "picture": QLineEdit, "every": QLabeledSlider,
+             "big": QSpinBox, "free": QDoubleSpinBox}
     for name, kind in kinds.items():
         assert isinstance(form.editor(name), kind), name
     with pytest.raises(KeyError):
@@ -96,12 +101,12 @@ def test_param_form_alone(qtbot, tmp_path, monkeypatch):
 
 
 def test_generate_shows_the_image_and_records_it(qtbot, window):
-    window.random_seed.setChecked(False)
+    window.lock_seed.setChecked(True)
     window.seed.setText("3")
     window.params.set_value("num_steps", 2)
     with qtbot.waitSignal(window.bridge.finished, timeout=60000):
         assert window.generate() is not None
-    qtbot.waitUntil(lambda: window.history.count() == 1)
+    qtbot.waitUntil(lambda: window.history.model().rowCount() == 1)
     assert window.view.has_image()
     assert "seed: 3" in window.recipe.toPlainText()
     (generation,) = window.project.query()
@@ -124,7 +129,7 @@ def test_bad_input_is_shown_not_raised(qtbot, window, tmp_path):
     main = window.window()
     assert "not found" in main.statusBar().currentMessage()
     window.model.setText(str(tmp_path))
-    window.random_seed.setChecked(False)
+    window.lock_seed.setChecked(True)
     window.seed.setText("9999999999")
     assert window.generate() is None
     assert "seed must be" in main.statusBar().currentMessage()
@@ -161,9 +166,9 @@ def test_text_workspace_streams_and_records(qtbot, window, tiny_gpt2):
     text.params.set_value("mode", "list")
     with qtbot.waitSignal(window.bridge.finished, timeout=60000):
         assert text.generate() is not None
-    qtbot.waitUntil(lambda: text.history.count() >= 1)
+    qtbot.waitUntil(lambda: text.history.model().rowCount() >= 1)
     assert text.text.toPlainText()  # the selected item's text
-    assert window.history.count() == 0  # the image workspace minds only its own jobs
+    assert window.history.model().rowCount() == 0  # the image workspace minds only its own jobs
     (generation,) = window.project.query(modality="text")
     assert all(o.path.suffix == ".txt" for o in generation.outputs)
 
@@ -218,13 +223,18 @@ def test_bridge_delivers_on_the_gui_thread_without_flooding(qtbot):
     bridge.close()
 
 
-def test_closing_the_window_shuts_the_runner_down(qtbot, window):
+def test_closing_the_window_shuts_the_runner_down(qtbot, window, monkeypatch):
     window.params.set_value("num_steps", 300)
     with qtbot.waitSignal(window.bridge.progress, timeout=60000):
         job_id = window.generate()
     main = window.window()
     runner = main.runner
-    main.close()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.No)
+    main.close()  # "No": the work goes on
+    assert main.isVisible() and not runner.get(job_id).done and "1 job is running" in asked[0]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
+    main.close()  # "Yes": cancel and close
     job = runner.get(job_id)
     assert job.done and job.state == "cancelled"
     assert not any(t.is_alive() for t in runner._workers.values())
@@ -234,13 +244,13 @@ def test_closing_the_window_shuts_the_runner_down(qtbot, window):
 
 
 def test_seed_controls(qtbot, window):
-    assert window.random_seed.isChecked()
+    assert not window.lock_seed.isChecked()
     window.roll_seed()
-    assert not window.random_seed.isChecked() and 0 <= int(window.seed.text()) < 2**32
-    window.random_seed.setChecked(True)
+    assert window.lock_seed.isChecked() and 0 <= int(window.seed.text()) < 2**32
+    window.lock_seed.setChecked(False)
     window.seed.selectAll()
     qtbot.keyClicks(window.seed, "5")  # typing a seed means: use this one
-    assert not window.random_seed.isChecked()
+    assert window.lock_seed.isChecked()
     assert window.request().seed == int(window.seed.text())
 
 
@@ -263,7 +273,7 @@ def test_dropping_a_png_restores_its_settings(qtbot, window, tmp_path):
     main.dropEvent(drop)
     assert main.current() is window  # switched to the Image workspace
     assert window.prompt.toPlainText() == "castle on a hill" and window.negative.toPlainText() == "lowres"
-    assert not window.random_seed.isChecked() and window.seed.text() == "4000000000"
+    assert window.lock_seed.isChecked() and window.seed.text() == "4000000000"
     assert window.params.values() == {"num_steps": 12, "scheduler": "DPM++ 2M Karras", "guidance_scale": 6.5,
                                       "width": 128, "height": 96}
     assert "restored" in main.statusBar().currentMessage()
@@ -273,7 +283,7 @@ def test_dropping_a_png_restores_its_settings(qtbot, window, tmp_path):
 
 
 def test_a_generated_png_restores_exactly_what_made_it(qtbot, window):
-    window.random_seed.setChecked(False)
+    window.lock_seed.setChecked(True)
     window.seed.setText("5")
     window.params.set_value("num_steps", 2)
     window.params.set_value("tiling", "x")

@@ -35,6 +35,16 @@ def open_project(path: Path) -> Project | None:
             path = Path(folder)
 
 
+def start_project(settings) -> Path:
+    """The last project opened, when it is still there; else the default one."""
+    from ui.main_window import recent_projects
+
+    for path in recent_projects(settings):
+        if (Path(path) / "project.db").is_file():
+            return Path(path)
+    return default_project()
+
+
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="assetsmith", description="Open the Assetsmith window.")
     parser.add_argument("--project", type=Path, help="project folder (created when missing)")
@@ -43,20 +53,47 @@ def run(argv: list[str]) -> int:
     app.setApplicationName("Assetsmith")
     app.setOrganizationName("Assetsmith")
     app.setStyle("Fusion")
+    from PySide6.QtCore import QSettings
+
+    from ui import theme
     from ui.gc_guard import GuiThreadGC
     from ui.main_window import MainWindow
 
+    settings = QSettings()
+    theme.apply(app, settings.value("theme", "system"))
+    theme.follow_system(app, lambda: QSettings().value("theme", "system"))
     collector = GuiThreadGC(parent=app)
-    project = open_project(args.project or default_project())
+    project = open_project(args.project or start_project(settings))
     if project is None:
         return 1
-    window = MainWindow(project)
-    window.show()
+    state = {"window": None, "project": project}
+
+    def show(project: Project) -> None:
+        window = MainWindow(project)
+        window.project_requested.connect(switch)
+        state["window"], state["project"] = window, project
+        window.show()
+
+    def switch(path: str) -> None:
+        """Another project: the old window closes (asking if work runs), then the new opens."""
+        old_window, old_project = state["window"], state["project"]
+        if not old_window.close():
+            return
+        new = open_project(Path(path))
+        old_project.close()
+        if new is None:
+            app.quit()
+            return
+        show(new)
+
+    app.setQuitOnLastWindowClosed(False)  # a project switch closes the window before the next opens
+    app.lastWindowClosed.connect(lambda: state["window"].isVisible() or app.quit())
+    show(project)
     # Ctrl+C in the terminal closes the window like the close button (the GC timer gives
     # Python a chance to run the handler while Qt's loop runs).
-    signal.signal(signal.SIGINT, lambda *_: window.close())
+    signal.signal(signal.SIGINT, lambda *_: state["window"].close())
     code = app.exec()
-    window.shutdown()  # however the loop ended: cancel every job, join the workers
-    project.close()
+    state["window"].shutdown()  # however the loop ended: cancel every job, join the workers
+    state["project"].close()
     collector.stop()
     return code

@@ -19,6 +19,7 @@ COALESCED = ("progress", "preview")
 class JobBridge(QObject):
     queued = Signal(int)
     started = Signal(int)
+    moved = Signal(int)  # a queued job changed place
     progress = Signal(int, int, int)  # job id, step, total
     preview = Signal(int, object)
     output = Signal(int, object)
@@ -65,7 +66,7 @@ class JobBridge(QObject):
                 self.preview.emit(event.job_id, event.preview)
         for event in ordered:
             kind = event.kind
-            if kind in ("queued", "started"):
+            if kind in ("queued", "started", "moved"):
                 getattr(self, kind).emit(event.job_id)
             elif kind == "output":
                 self.output.emit(event.job_id, event.result)

@@ -1,28 +1,41 @@
-"""The main window: one workspace per modality on one job runner.
+"""The main window: a workspace per modality, the gallery and the queue, on one job runner.
 
 Generation goes through the same JobRunner and ProjectSink as the CLI; the GUI thread only
-submits and listens (ui/bridge.py), it never waits on a model.
+submits and listens (ui/bridge.py), it never waits on a model. Panels dock and resize; the
+layout, the tab, the theme and the recent projects are remembered (QSettings).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+import psutil
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication, QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
+    QTableWidget, QTableWidgetItem, QVBoxLayout,
+)
 from superqt.utils import create_worker
 
 from engines import devices
 from studio.jobs import JobRunner
 from studio.metadata import MetadataError, read_recipe
 from studio.project import Project
+from ui import theme
 from ui.bridge import JobBridge
+from ui.gallery import Gallery
+from ui.queue_panel import QueuePanel
+from ui.thumb_loader import ThumbLoader
 from ui.workspace import Workspace
 
 WORKSPACES = (("Image", "diffusion"), ("Text", "causal-lm"))
+RECENT_MAX = 8
 
 
 class MainWindow(QMainWindow):
+    project_requested = Signal(str)  # the user chose another project folder
+
     def __init__(self, project: Project, runner: JobRunner | None = None):
         super().__init__()
         self.project = project
@@ -32,42 +45,109 @@ class MainWindow(QMainWindow):
         self.settings = QSettings()
         self.setWindowTitle(f"Assetsmith — {project.root.name}")
         self.setAcceptDrops(True)
-        self.tabs = QTabWidget()
+        self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks)
+        self.loader = ThumbLoader(project.root, parent=self)  # one thumbnail thread for every view
+        self.tabs = QTabWidget(documentMode=True)
         self.workspaces: dict[str, Workspace] = {}
         for title, engine in WORKSPACES:
-            workspace = Workspace(engine, project, self.runner, self.bridge)
-            workspace.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+            workspace = Workspace(engine, project, self.runner, self.bridge, self.loader)
+            workspace.message.connect(self.say)
             self.workspaces[title.lower()] = workspace
             self.tabs.addTab(workspace, title)
+        self.gallery = Gallery(project, self.runner, self.bridge, self.loader)
+        self.gallery.message.connect(self.say)
+        self.gallery.recipe_chosen.connect(lambda recipe: self.restore_recipe(recipe, "the gallery"))
+        self.gallery.init_image_chosen.connect(self.use_as_init_image)
+        self.tabs.addTab(self.gallery, "Gallery")
         self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0)))
         self.setCentralWidget(self.tabs)
+        self.queue = QueuePanel(self.runner, self.bridge)
+        self.queue_dock = QDockWidget("Queue", self, objectName="queue")
+        self.queue_dock.setWidget(self.queue)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.queue_dock)
+        self._build_status_bar()
+        self._build_menus()
+        self.shortcuts = self._build_shortcuts()
+        self.queue.changed.connect(self._update_queue_label)
+        geometry, state = self.settings.value("window/geometry"), self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        if state is not None:
+            self.restoreState(state)
+        else:
+            self.resizeDocks([self.queue_dock], [150], Qt.Vertical)
+        remember_project(self.settings, project.root)
+        self._update_queue_label()
+        if not project.report.ok():
+            self.say(project.report.summary(), 15000)
+
+    # -- building -------------------------------------------------------------------------
+    def _build_status_bar(self) -> None:
         self.queue_label = QLabel()
+        self.memory_label = QLabel(toolTip="Memory this app uses (and the GPU's, once one is in use)")
         self.device_label = QLabel("device: …", toolTip="Where generations run (auto: CUDA, then MPS, then CPU)")
-        self.statusBar().addPermanentWidget(self.queue_label)
-        self.statusBar().addPermanentWidget(self.device_label)
-        self.statusBar().addPermanentWidget(QLabel(f"project: {project.root}", toolTip="The project folder"))
+        for label in (self.queue_label, self.memory_label, self.device_label,
+                      QLabel(f"project: {self.project.root}", toolTip="The project folder")):
+            self.statusBar().addPermanentWidget(label)
         # Finding the device imports torch (seconds): off this thread, which also warms the
         # import up so the first Generate does not stall the window.
         self._device_worker = create_worker(devices.resolve, "auto", _start_thread=False)
         self._device_worker.returned.connect(self._show_device)
         self._device_worker.errored.connect(self._show_device)
         self._device_worker.start()
-        for signal in (self.bridge.queued, self.bridge.started):
-            signal.connect(lambda *_: self._update_queue_label())
-        for signal in (self.bridge.finished, self.bridge.cancelled, self.bridge.failed):
-            signal.connect(lambda *_: self._update_queue_label())
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=lambda: self.current().generate())
-        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=lambda: self.current().generate())
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=lambda: self.current().cancel_all())
-        geometry = self.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
-        self._update_queue_label()
-        if not project.report.ok():
-            self.statusBar().showMessage(project.report.summary(), 15000)
+        self._process = psutil.Process()
+        self._memory_timer = QTimer(self, interval=2000)
+        self._memory_timer.timeout.connect(self._update_memory)
+        self._memory_timer.start()
+        self._update_memory()
 
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction("Open or create project…", QKeySequence.Open, self.choose_project)
+        self.recent_menu = file_menu.addMenu("Recent projects")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        file_menu.addAction("Quit", QKeySequence.Quit, self.close)
+        view = self.menuBar().addMenu("&View")
+        view.addAction(self.queue_dock.toggleViewAction())
+        themes = view.addMenu("Theme")
+        group = QActionGroup(self)
+        chosen = self.settings.value("theme", "system")
+        for choice in theme.CHOICES:
+            action = QAction(choice.capitalize(), self, checkable=True, checked=choice == chosen)
+            action.triggered.connect(lambda _=False, c=choice: self.set_theme(c))
+            group.addAction(action)
+            themes.addAction(action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("Keyboard shortcuts", QKeySequence.HelpContents, self.show_shortcuts)
+
+    def _build_shortcuts(self) -> list[tuple[str, str]]:
+        """Every shortcut once, here; the help dialog lists this table."""
+        table = []
+
+        def add(keys: str, what: str, slot, widget=None, context=Qt.WindowShortcut) -> None:
+            QShortcut(QKeySequence(keys), widget or self, activated=slot, context=context)
+            table.append((QKeySequence(keys).toString(QKeySequence.NativeText), what))
+
+        add("Ctrl+Return", "Generate", self.generate)
+        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.generate)  # the keypad's Enter
+        add("Esc", "Cancel this workspace's jobs (in the gallery or queue: all jobs)", self.cancel)
+        add("Ctrl+D", "New seed (dice); in the gallery: make the selected one again with a new seed", self.new_seed)
+        add("Ctrl+R", "Re-make the selected output and say whether it is identical", self.remake)
+        add("F", "Favorite the selected outputs", self.gallery.toggle_favorite, self.gallery.view, Qt.WidgetShortcut)
+        add("Del", "Delete the selected outputs (to the project's trash)", self.gallery.delete_selected,
+            self.gallery.view, Qt.WidgetShortcut)
+        add("Ctrl+C", "Copy the selected output's recipe", self.gallery.copy_recipe, self.gallery.view,
+            Qt.WidgetShortcut)
+        for i in range(self.tabs.count()):
+            add(f"Ctrl+{i + 1}", f"Show {self.tabs.tabText(i)}", lambda i=i: self.tabs.setCurrentIndex(i))
+        table += [(QKeySequence(QKeySequence.Open).toString(QKeySequence.NativeText), "Open or create a project"),
+                  (QKeySequence(QKeySequence.HelpContents).toString(QKeySequence.NativeText), "This list")]
+        return table
+
+    # -- the parts ------------------------------------------------------------------------
     @property
     def image(self) -> Workspace:
         return self.workspaces["image"]
@@ -76,9 +156,76 @@ class MainWindow(QMainWindow):
     def text(self) -> Workspace:
         return self.workspaces["text"]
 
-    def current(self) -> Workspace:
-        return self.tabs.currentWidget()
+    def current(self) -> Workspace | None:
+        widget = self.tabs.currentWidget()
+        return widget if isinstance(widget, Workspace) else None
 
+    def say(self, text: str, ms: int = 5000) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    # -- actions --------------------------------------------------------------------------
+    def generate(self) -> None:
+        if self.current() is not None:
+            self.current().generate()
+
+    def cancel(self) -> None:
+        if self.current() is not None:
+            self.current().cancel_all()
+        else:
+            self.runner.cancel_all()
+
+    def new_seed(self) -> None:
+        if self.current() is not None:
+            self.current().roll_seed()
+        elif self.tabs.currentWidget() is self.gallery:
+            self.gallery.new_seed()
+
+    def remake(self) -> None:
+        if self.tabs.currentWidget() is self.gallery:
+            self.gallery.remake()
+
+    def use_as_init_image(self, path: str) -> None:
+        self.tabs.setCurrentWidget(self.image)
+        self.image.params.set_value("init_image", path)
+        self.say(f"{Path(path).name} is the init image; strength sets how far to move from it", 8000)
+
+    def set_theme(self, choice: str) -> None:
+        self.settings.setValue("theme", choice)
+        theme.apply(QApplication.instance(), choice)
+
+    def show_shortcuts(self) -> QDialog:
+        dialog = QDialog(self, windowTitle="Keyboard shortcuts")
+        table = QTableWidget(len(self.shortcuts), 2)
+        table.setHorizontalHeaderLabels(["Keys", "Does"])
+        table.verticalHeader().hide()
+        table.horizontalHeader().setStretchLastSection(True)
+        table.setEditTriggers(QTableWidget.NoEditTriggers)
+        for row, (keys, what) in enumerate(self.shortcuts):
+            table.setItem(row, 0, QTableWidgetItem(keys))
+            table.setItem(row, 1, QTableWidgetItem(what))
+        table.resizeColumnToContents(0)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        dialog.resize(620, 380)
+        dialog.show()
+        return dialog
+
+    def choose_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open or create a project folder", str(self.project.root.parent))
+        if folder:
+            self.project_requested.emit(folder)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in recent_projects(self.settings):
+            action = self.recent_menu.addAction(path)
+            action.setEnabled(path != str(self.project.root))
+            action.triggered.connect(lambda _=False, p=path: self.project_requested.emit(p))
+
+    # -- status bar -----------------------------------------------------------------------
     def _show_device(self, device) -> None:
         if isinstance(device, BaseException):
             self.device_label.setText("device: unavailable")
@@ -86,31 +233,38 @@ class MainWindow(QMainWindow):
         else:
             self.device_label.setText(f"device: {device}")
 
-    def _update_queue_label(self) -> None:
-        waiting = len(self.runner.queued())
-        running = len(self._known_jobs()) - waiting
-        self.queue_label.setText(f"queue: {running} running, {waiting} waiting" if running or waiting else "queue: empty")
+    def _update_memory(self) -> None:
+        text = f"RAM {self._process.memory_info().rss / 2**30:.1f} GB"
+        torch = sys.modules.get("torch")  # only if an engine has loaded it: never imported here
+        if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+            text += f" · GPU {torch.cuda.memory_allocated() / 2**30:.1f} GB"
+        self.memory_label.setText(text)
 
-    def _known_jobs(self) -> list[int]:
-        return [job_id for w in self.workspaces.values() for job_id in w._jobs]
+    def _update_queue_label(self) -> None:
+        live = self.queue.live()
+        running = sum(job.state == "running" for job in live)
+        waiting = len(live) - running
+        self.queue_label.setText(f"queue: {running} running, {waiting} waiting" if live else "queue: empty")
 
     # -- a file carrying a recipe, dropped on the window, restores its settings --------------
     def open_recipe_file(self, path) -> bool:
         try:
             recipe = read_recipe(path)
         except MetadataError as exc:
-            self.statusBar().showMessage(str(exc), 15000)
+            self.say(str(exc), 15000)
             return False
+        return self.restore_recipe(recipe, Path(path).name)
+
+    def restore_recipe(self, recipe: dict, source: str) -> bool:
         engine = recipe.get("engine")
         title = next((t.lower() for t, e in WORKSPACES if e == engine), None)
         if title is None:
-            self.statusBar().showMessage(f"{Path(path).name} was made by the {engine!r} engine, "
-                                         "which has no workspace here yet", 15000)
+            self.say(f"{source} was made by the {engine!r} engine, which has no workspace here yet", 15000)
             return False
         self.tabs.setCurrentWidget(self.workspaces[title])
         skipped = self.workspaces[title].apply_recipe(recipe)
         note = f" (not used: {', '.join(skipped)})" if skipped else ""
-        self.statusBar().showMessage(f"Settings restored from {Path(path).name}{note}", 15000)
+        self.say(f"Settings restored from {source}{note}", 15000)
         return True
 
     def dragEnterEvent(self, event) -> None:
@@ -123,6 +277,7 @@ class MainWindow(QMainWindow):
                 event.acceptProposedAction()
                 return
 
+    # -- closing --------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Stop listening, cancel every job and wait for the workers (a running step
         finishes first). Safe to call twice: on close, and again when the app quits."""
@@ -131,9 +286,32 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.bridge.close()
         self.runner.shutdown()
+        self.loader.close()
+        self.gallery.close_project()  # a filter typed just before closing must not query a closed project
 
     def closeEvent(self, event) -> None:
+        live = self.queue.live()
+        if live and not self._shut_down:
+            answer = QMessageBox.question(
+                self, "Work is running",
+                f"{len(live)} job{'s are' if len(live) != 1 else ' is'} running or waiting. Cancel "
+                f"{'them' if len(live) != 1 else 'it'} and close? Finished outputs are already saved.",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                event.ignore()
+                return
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
         self.shutdown()
         super().closeEvent(event)
+
+
+def recent_projects(settings: QSettings) -> list[str]:
+    value = settings.value("recent", []) or []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def remember_project(settings: QSettings, root: Path) -> None:
+    paths = [str(root)] + [p for p in recent_projects(settings) if p != str(root)]
+    settings.setValue("recent", paths[:RECENT_MAX])

@@ -7,17 +7,18 @@ collapsed section.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QRegularExpression
+from PySide6.QtCore import QRegularExpression, Qt
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSpinBox,
     QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
-from superqt import QCollapsible
+from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider
 
 from engines.api import Param, ParamError, validate
 
 INT_MAX = 2**31 - 1  # what a QSpinBox holds
+SLIDER_SPAN = 10_000  # wider ranges (seeds, token counts) get a plain number box
 
 
 class ParamForm(QWidget):
@@ -145,6 +146,8 @@ def _editor(p: Param) -> QWidget:
         line = QLineEdit("" if p.default is None else str(p.default), placeholderText="a number")
         line.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}")))
         return line
+    if p.type in ("int", "float") and p.min is not None and p.max is not None and p.max - p.min <= SLIDER_SPAN:
+        return _slider(p)
     if p.type == "int":
         box = QSpinBox()
         box.setRange(int(p.min if p.min is not None else -INT_MAX - 1), int(p.max if p.max is not None else INT_MAX))
@@ -171,6 +174,24 @@ def _editor(p: Param) -> QWidget:
     line = QLineEdit("" if p.default is None else _text(p.default))
     line.setPlaceholderText({"file": "path to a file", "strings": "comma separated"}.get(p.type, ""))
     return line
+
+
+def _slider(p: Param) -> QWidget:
+    """A slider with its value in a box beside it, where a number can be typed."""
+    if p.type == "int":
+        slider = QLabeledSlider(Qt.Horizontal)
+        slider.setRange(int(p.min), int(p.max))
+        slider.setSingleStep(p.multiple_of or 1)
+        slider.setPageStep(max(p.multiple_of or 1, (int(p.max) - int(p.min)) // 10))
+        slider.setValue(int(p.default) if p.default is not None else 512 if p.multiple_of else int(p.min))
+    else:
+        slider = QLabeledDoubleSlider(Qt.Horizontal)
+        slider.setDecimals(2 if p.max - p.min <= 10 else 1)
+        slider.setRange(float(p.min), float(p.max))
+        slider.setSingleStep(0.05 if p.max - p.min <= 5 else 0.5)
+        slider.setValue(float(p.default) if p.default is not None else float(p.min))
+    slider.setEdgeLabelMode(QLabeledSlider.EdgeLabelMode.LabelIsValue)
+    return slider
 
 
 def _text(value) -> str:

@@ -5,25 +5,25 @@ modality is only how an output is shown: an image view and thumbnails, or text.
 """
 from __future__ import annotations
 
-import json
 import random
 
 from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap, QRegularExpressionValidator
+from PySide6.QtGui import QImage, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QCheckBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-    QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStyle,
-    QToolButton, QVBoxLayout, QWidget,
+    QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QMessageBox, QPlainTextEdit,
+    QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget,
 )
 
 from engines import registry
 from engines.api import SEED_MAX, ParamError, Request
 from studio.jobs import JobRunner
 from studio.models import ModelError
-from studio.project import Generation, Project, ProjectError
+from studio.project import Project, ProjectError
 from studio.recording import ProjectSink
 from ui.bridge import JobBridge
+from ui.gallery_model import GalleryModel, RecordRole, recipe_text
 from ui.param_form import ParamForm
+from ui.thumb_loader import ThumbLoader
 
 THUMB = 96
 PLACEHOLDERS = {
@@ -48,6 +48,11 @@ class ImageView(QLabel):
     def show_image(self, pixmap: QPixmap) -> None:
         self._pixmap = pixmap
         self._rescale()
+
+    def clear_image(self, text: str = "") -> None:
+        self._pixmap = None
+        self.clear()
+        self.setText(text)
 
     def has_image(self) -> bool:
         return self._pixmap is not None
@@ -75,8 +80,9 @@ class Workspace(QWidget):
     message = Signal(str, int)  # text for the status bar, milliseconds
 
     def __init__(self, engine_name: str, project: Project, runner: JobRunner, bridge: JobBridge,
-                 parent: QWidget | None = None):
+                 loader: ThumbLoader | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.loader = loader or ThumbLoader(project.root, parent=self)
         self.engine = registry.get(engine_name)
         self.modality = self.engine.modality
         self.project, self.runner, self.bridge = project, runner, bridge
@@ -114,16 +120,20 @@ class Workspace(QWidget):
         # Seeds go up to 2**32 - 1, past what a QSpinBox holds: digits only, range-checked by Request.
         self.seed = QLineEdit("0", placeholderText="seed")
         self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}")))
-        self.random_seed = QCheckBox("random", checked=True)
-        dice = QToolButton(toolTip="A new random seed")
-        dice.setIcon(self.style().standardIcon(QStyle.SP_BrowserReload))
+        # Locked: every generation uses this seed; unlocked: each gets a new random one.
+        self.lock_seed = QToolButton(text="🔒", checkable=True, checked=False,
+                                     toolTip="Lock the seed (unlocked: a new random seed each time)")
+        dice = QToolButton(text="🎲", toolTip="A new random seed (Ctrl+Shift+S)")
         dice.clicked.connect(self.roll_seed)
-        # A seed the user types or rolls is the one to use, so "random" goes off.
-        self.seed.textEdited.connect(lambda: self.random_seed.setChecked(False))
+        self.reuse_seed = QToolButton(text="↺", toolTip="Reuse the last generation's seed", enabled=False)
+        self.reuse_seed.clicked.connect(self.reuse_last_seed)
+        self.last_seed: int | None = None
+        # A seed the user types or rolls is the one to use, so it locks.
+        self.seed.textEdited.connect(lambda: self.lock_seed.setChecked(True))
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(dice)
-        seed_row.addWidget(self.random_seed)
+        for button in (dice, self.lock_seed, self.reuse_seed):
+            seed_row.addWidget(button)
         form.addRow(_label("Seed", labels), seed_row)
         self.count = QSpinBox(minimum=1, maximum=100, value=1)
         form.addRow(_label("Count", labels), self.count)
@@ -168,13 +178,17 @@ class Workspace(QWidget):
         center_layout.addWidget(self.view if self.modality == "image" else self.text, 1)
         center_layout.addWidget(self.recipe)
 
-        self.history = QListWidget()
+        # The project's outputs of this modality: the gallery's model, virtualised, thumbnails
+        # built off this thread.
+        self.history_model = GalleryModel(self.project, self.loader, THUMB, parent=self)
+        self.history = QListView(uniformItemSizes=True)
+        self.history.setModel(self.history_model)
         if self.modality == "image":
-            self.history.setViewMode(QListWidget.IconMode)
+            self.history.setViewMode(QListView.IconMode)
             self.history.setIconSize(QSize(THUMB, THUMB))
-            self.history.setResizeMode(QListWidget.Adjust)
-            self.history.setMovement(QListWidget.Static)
-            self.history.setSpacing(4)
+            self.history.setGridSize(QSize(THUMB + 12, THUMB + 22))
+            self.history.setResizeMode(QListView.Adjust)
+            self.history.setMovement(QListView.Static)
         self.history.setMinimumWidth(2 * THUMB + 40)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -195,7 +209,7 @@ class Workspace(QWidget):
     def _connect(self) -> None:
         self.generate_button.clicked.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel_all)
-        self.history.currentItemChanged.connect(self._show_item)
+        self.history.selectionModel().currentChanged.connect(self._show_item)
         b = self.bridge
         b.progress.connect(self._on_progress)
         b.preview.connect(self._on_preview)
@@ -212,7 +226,12 @@ class Workspace(QWidget):
 
     def roll_seed(self) -> None:
         self.seed.setText(str(random.randint(0, SEED_MAX)))
-        self.random_seed.setChecked(False)
+        self.lock_seed.setChecked(True)
+
+    def reuse_last_seed(self) -> None:
+        if self.last_seed is not None:
+            self.seed.setText(str(self.last_seed))
+            self.lock_seed.setChecked(True)
 
     def request(self) -> Request:
         """The request the form describes (ParamError when it is not valid)."""
@@ -221,7 +240,7 @@ class Workspace(QWidget):
             model=self.model.text().strip() or None,
             prompt=self.prompt.toPlainText().strip() if self.engine.takes_prompt else "",
             negative_prompt=self.negative.toPlainText().strip() if self.modality == "image" else "",
-            seed=None if self.random_seed.isChecked() else int(self.seed.text() or 0),
+            seed=int(self.seed.text() or 0) if self.lock_seed.isChecked() else None,
             count=self.count.value(),
             params=self.params.values(),
         )
@@ -235,7 +254,9 @@ class Workspace(QWidget):
             QMessageBox.warning(self, "Cannot generate", str(exc))
             return None
         self.settings.setValue(f"{self.engine.name}/model", self.model.text().strip())
-        if self.random_seed.isChecked():
+        self.last_seed = job.request.seed
+        self.reuse_seed.setEnabled(True)
+        if not self.lock_seed.isChecked():
             self.seed.setText(str(job.request.seed))  # show the seed it got
         self._jobs.append(job.id)
         self.cancel_button.setEnabled(True)
@@ -278,31 +299,23 @@ class Workspace(QWidget):
 
     # -- history --------------------------------------------------------------------------
     def refresh_history(self, select_first: bool = False) -> None:
-        # Small files load fast enough here; the gallery issue moves thumbnails off this thread.
-        self.history.blockSignals(True)
-        self.history.clear()
-        for generation in self.project.query(modality=self.modality, limit=200):
-            for out in generation.outputs:
-                if self.modality == "image":
-                    item = QListWidgetItem(QIcon(QPixmap.fromImage(_thumbnail(out.path))), f"{out.seed}")
-                else:
-                    item = QListWidgetItem(_first_line(out.path))
-                item.setData(Qt.UserRole, (generation, out))
-                item.setToolTip(generation.recipe.get("prompt", ""))
-                self.history.addItem(item)
-        self.history.blockSignals(False)
-        if select_first and self.history.count():
-            self.history.setCurrentRow(0)
+        if not self.history_model.filters:
+            self.history_model.set_filters(modality=self.modality)
+        else:
+            self.history_model.refresh()
+        if select_first and self.history_model.rowCount():
+            self.history.setCurrentIndex(self.history_model.index(0))
+            self._show_item(self.history.currentIndex())
 
-    def _show_item(self, item: QListWidgetItem | None) -> None:
-        if item is None:
+    def _show_item(self, index) -> None:
+        rec = self.history_model.data(index, RecordRole) if index.isValid() else None
+        if rec is None:
             return
-        generation, out = item.data(Qt.UserRole)
         if self.modality == "image":
-            self.view.show_image(QPixmap(str(out.path)))
-        elif out.path.is_file():
-            self.text.setPlainText(out.path.read_text(encoding="utf-8"))
-        self.recipe.setPlainText(_recipe_text(generation, out))
+            self.view.show_image(QPixmap(str(rec.path)))
+        elif rec.path.is_file():
+            self.text.setPlainText(rec.path.read_text(encoding="utf-8"))
+        self.recipe.setPlainText(recipe_text(rec))
 
     def busy(self) -> bool:
         return bool(self._jobs)
@@ -317,7 +330,7 @@ class Workspace(QWidget):
         self.prompt.setPlainText(recipe.get("prompt") or "")
         self.negative.setPlainText(recipe.get("negative_prompt") or "")
         if recipe.get("seed") is not None:
-            self.random_seed.setChecked(False)
+            self.lock_seed.setChecked(True)
             self.seed.setText(str(recipe["seed"]))
         schema = {p.name: p for p in self.engine.params}
         for name, value in (recipe.get("params") or {}).items():
@@ -357,31 +370,3 @@ def numpy_image(array) -> QImage:
     array = np.ascontiguousarray(array)
     height, width = array.shape[:2]
     return QImage(array.data, width, height, 3 * width, QImage.Format_RGB888).copy()
-
-
-def _thumbnail(path) -> QImage:
-    image = QImage(str(path))
-    if image.isNull():
-        return image
-    mode = Qt.FastTransformation if image.width() <= THUMB else Qt.SmoothTransformation
-    return image.scaled(THUMB, THUMB, Qt.KeepAspectRatio, mode)
-
-
-def _first_line(path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError:
-        return "(file missing)"
-    line = text.splitlines()[0] if text else "(empty)"
-    return line[:80] + ("…" if len(line) > 80 else "")
-
-
-def _recipe_text(generation: Generation, out) -> str:
-    r = out.recipe
-    lines = [f"generation {generation.id} · output {out.index} · {generation.status}", ""]
-    for key in ("prompt", "negative_prompt", "seed", "model", "model_hash"):
-        if r.get(key) not in (None, ""):
-            lines.append(f"{key}: {r[key]}")
-    lines += [f"{k}: {v}" for k, v in (r.get("params") or {}).items()]
-    lines.append("runtime: " + json.dumps(r.get("runtime", {}), ensure_ascii=False))
-    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""The gallery and the queue panel on a real project made with the tiny Stable Diffusion and
+GPT-2 models: filters, favorites, tags, trash, re-make, export."""
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from studio.cli import main
+from studio.project import Project
+from ui.gc_guard import GuiThreadGC
+from ui.main_window import MainWindow
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory, tiny_sd, tiny_gpt2):
+    """A project with three image generations (one of two outputs) and one text generation."""
+    root = tmp_path_factory.mktemp("gallery") / "G"
+    for prompt, seed, count in (("red potion", 1, 2), ("blue sword", 2, 1), ("green shield", 3, 1)):
+        assert main(["generate", "--engine", "diffusion", "--model", str(tiny_sd), "--prompt", prompt, "--seed",
+                     str(seed), "--count", str(count), "--param", "num_steps=2", "--param", "width=64",
+                     "--param", "height=64", "--project", str(root)]) == 0
+    assert main(["generate", "--engine", "causal-lm", "--model", str(tiny_gpt2), "--prompt", "potion names",
+                 "--seed", "4", "--param", "max_new_tokens=8", "--project", str(root)]) == 0
+    return root
+
+
+@pytest.fixture
+def window(qtbot, made, tmp_path, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
+    collector = GuiThreadGC()
+    project = Project.open(made)
+    main_window = MainWindow(project)
+    qtbot.addWidget(main_window)
+    main_window.show()
+    yield main_window
+    main_window.close()
+    project.close()
+    collector.stop()
+
+
+def test_filters_find_outputs(qtbot, window):
+    gallery = window.gallery
+    window.tabs.setCurrentWidget(gallery)
+    assert gallery.model.rowCount() == 5
+    gallery.search.setText("POTION")  # case-insensitive, both modalities
+    qtbot.waitUntil(lambda: gallery.model.rowCount() == 3)
+    gallery.modality.setCurrentIndex(gallery.modality.findData("text"))
+    assert gallery.model.rowCount() == 1
+    gallery.search.clear()
+    gallery.modality.setCurrentIndex(gallery.modality.findData("image"))
+    qtbot.waitUntil(lambda: gallery.model.rowCount() == 4)
+    assert gallery.engine.findData("diffusion") >= 0 and gallery.engine.findData("causal-lm") >= 0
+
+
+def test_favorite_tag_trash_and_restore(qtbot, window):
+    gallery, project = window.gallery, window.project
+    gallery.select_row(0)
+    first = gallery.current()
+    gallery.toggle_favorite()
+    assert project.output(first.id).favorite
+    gallery.add_tag("hero")
+    assert project.output(first.id).tags == ["hero"]
+    gallery.favorites.setChecked(True)
+    assert gallery.model.rowCount() == 1 and gallery.model.record(0).id == first.id
+    gallery.favorites.setChecked(False)
+    gallery.tag.setText("hero")
+    qtbot.waitUntil(lambda: gallery.model.rowCount() == 1)
+    gallery.tag.clear()
+    qtbot.waitUntil(lambda: gallery.model.rowCount() == 5)
+    gallery.select_row(0)
+    gallery.delete_selected()
+    assert gallery.model.rowCount() == 4 and project.output(first.id).trashed
+    assert first.path.is_file()  # the trash keeps the file until it is emptied
+    project.restore(first.id)
+    project.set_favorite(first.id, False)
+    project.remove_tag(first.id, "hero")
+    gallery.refresh()
+    assert gallery.model.rowCount() == 5
+
+
+def test_remake_says_identical_and_links_the_parent(qtbot, window):
+    gallery = window.gallery
+    gallery.modality.setCurrentIndex(gallery.modality.findData("image"))
+    gallery.select_row(gallery.model.rowCount() - 1)  # the oldest: red potion, seed 1
+    original = gallery.current()
+    with qtbot.waitSignal(gallery.remade, timeout=60000) as signal:
+        assert gallery.remake() is not None
+    assert signal.args == [original.id, True]
+    (newest,) = window.project.query(search="red potion")[:1]
+    assert newest.parent_id == original.generation_id
+    assert "identical" in window.statusBar().currentMessage()
+
+
+def test_export_copies_the_selected_files(qtbot, window, tmp_path):
+    gallery = window.gallery
+    gallery.select_row(0)
+    worker = gallery.export_selected(str(tmp_path / "out"))
+    with qtbot.waitSignal(worker.returned, timeout=10000):
+        pass
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [gallery.current().path.name]
