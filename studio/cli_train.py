@@ -11,7 +11,6 @@ sub-commands: 0 finished, 1 failed, 2 bad input, 130 stopped.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path

@@ -9,12 +9,11 @@ engines/audio/edit.py run after the model.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 
-from engines import devices
+from engines import devices, hf_folder
 from engines.api import Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch
 from engines.audio import clip, edit
 
@@ -52,11 +51,7 @@ class MusicGenEngine:
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
-        try:
-            config = json.loads((Path(path) / "config.json").read_text())
-        except (OSError, ValueError):
-            return False
-        return any(a in ARCHITECTURES for a in config.get("architectures") or [])
+        return any(a in ARCHITECTURES for a in hf_folder.architectures(path))
 
     def load(self, model_path: str, device: str) -> None:
         from transformers import AutoProcessor, MusicgenForConditionalGeneration
@@ -72,9 +67,8 @@ class MusicGenEngine:
             self.processor = AutoProcessor.from_pretrained(path)
             model = MusicgenForConditionalGeneration.from_pretrained(
                 path, use_safetensors=True, dtype=devices.torch_dtype(self.dtype))
-        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise EngineError(f"could not load the MusicGen model in {path}: {first}") from exc
+        except hf_folder.LOAD_ERRORS as exc:
+            raise hf_folder.load_failed("MusicGen model", path, exc) from exc
         self.model = model.to(device).eval()
         self.device = device
 
@@ -83,9 +77,7 @@ class MusicGenEngine:
         devices.empty_cache(self.device)
 
     def memory_bytes(self) -> int:
-        if self.model is None:
-            return 0
-        return sum(t.numel() * t.element_size() for t in [*self.model.parameters(), *self.model.buffers()])
+        return hf_folder.weights_bytes(self.model)
 
     @property
     def sample_rate(self) -> int:

@@ -8,14 +8,13 @@ go by sentence. The post-processing steps of engines/audio/edit.py run after the
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
 
 import numpy as np
 
-from engines import devices
+from engines import devices, hf_folder
 from engines.api import Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch
 from engines.audio import clip, edit
 
@@ -54,11 +53,7 @@ class SpeechEngine:
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
-        try:
-            config = json.loads((Path(path) / "config.json").read_text())
-        except (OSError, ValueError):
-            return False
-        return any(a in ARCHITECTURES for a in config.get("architectures") or [])
+        return any(a in ARCHITECTURES for a in hf_folder.architectures(path))
 
     def load(self, model_path: str, device: str) -> None:
         from transformers import AutoTokenizer, VitsModel
@@ -73,9 +68,8 @@ class SpeechEngine:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             model = VitsModel.from_pretrained(path, use_safetensors=True, dtype=devices.torch_dtype(self.dtype))
-        except (OSError, ValueError, RuntimeError, KeyError, TypeError, ImportError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise EngineError(f"could not load the speech model in {path}: {first}") from exc
+        except hf_folder.LOAD_ERRORS as exc:
+            raise hf_folder.load_failed("speech model", path, exc) from exc
         self.model = model.to(device).eval()
         self.device = device
 
@@ -84,9 +78,7 @@ class SpeechEngine:
         devices.empty_cache(self.device)
 
     def memory_bytes(self) -> int:
-        if self.model is None:
-            return 0
-        return sum(t.numel() * t.element_size() for t in [*self.model.parameters(), *self.model.buffers()])
+        return hf_folder.weights_bytes(self.model)
 
     def voices(self) -> list[str]:
         """The names `voice` takes: speaker numbers; none for a single-speaker model."""

@@ -6,11 +6,10 @@ stream out as previews; cancel stops at the next token.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-from engines import devices
+from engines import devices, hf_folder
 from engines.api import Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch
 from engines.text.lists import parse_list
 
@@ -49,11 +48,7 @@ class CausalLMEngine:
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
-        try:
-            config = json.loads((Path(path) / "config.json").read_text())
-        except (OSError, ValueError):
-            return False
-        return any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in config.get("architectures") or [])
+        return any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in hf_folder.architectures(path))
 
     def load(self, model_path: str, device: str) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -68,9 +63,8 @@ class CausalLMEngine:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True,
                                                          dtype=devices.torch_dtype(self.dtype))
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise EngineError(f"could not load the language model in {path}: {first}") from exc
+        except hf_folder.LOAD_ERRORS as exc:
+            raise hf_folder.load_failed("language model", path, exc) from exc
         self.model = model.to(device).eval()
         self.device = device
 
@@ -79,9 +73,7 @@ class CausalLMEngine:
         devices.empty_cache(self.device)
 
     def memory_bytes(self) -> int:
-        if self.model is None:
-            return 0
-        return sum(t.numel() * t.element_size() for t in [*self.model.parameters(), *self.model.buffers()])
+        return hf_folder.weights_bytes(self.model)
 
     def generate(self, request: Request, events: Events) -> list[Output]:
         request = check_request(type(self), request)

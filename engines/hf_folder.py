@@ -1,0 +1,34 @@
+"""What the engines on transformers models share: reading a model folder's architectures,
+the weights' size, and one clear error when loading fails."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engines.api import EngineError
+
+# What transformers' from_pretrained raises for a damaged or mismatched folder.
+LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError, ImportError)
+
+
+def architectures(path: str | Path) -> list[str]:
+    """The architectures a folder's config.json names; none for anything else."""
+    try:
+        config = json.loads((Path(path) / "config.json").read_text())
+    except (OSError, ValueError):
+        return []
+    found = config.get("architectures") if isinstance(config, dict) else None
+    return [a for a in found if isinstance(a, str)] if isinstance(found, list) else []
+
+
+def weights_bytes(model) -> int:
+    """Bytes of a loaded model's parameters and buffers (0 when none is loaded)."""
+    if model is None:
+        return 0
+    return sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
+
+
+def load_failed(what: str, path: Path, exc: Exception) -> EngineError:
+    """The error to raise when loading fails: the library's first line, not its traceback."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return EngineError(f"could not load the {what} in {path}: {first}")
