@@ -1,5 +1,5 @@
 """The gallery and the queue panel on a real project made with the tiny Stable Diffusion and
-GPT-2 models: filters, favorites, tags, trash, re-make, export."""
+GPT-2 models: filters, favorites, tags, trash, re-make, export; the queue's order and cancel."""
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
@@ -24,6 +24,7 @@ def made(tmp_path_factory, tiny_sd, tiny_gpt2):
 
 @pytest.fixture
 def window(qtbot, made, tmp_path, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.Ok)  # no modal dialogs in tests
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
     collector = GuiThreadGC()
     project = Project.open(made)
@@ -96,3 +97,25 @@ def test_export_copies_the_selected_files(qtbot, window, tmp_path):
     with qtbot.waitSignal(worker.returned, timeout=10000):
         pass
     assert [p.name for p in (tmp_path / "out").iterdir()] == [gallery.current().path.name]
+
+
+def test_queue_panel_orders_and_cancels(qtbot, window, tiny_sd):
+    image = window.image
+    image.model.setText(str(tiny_sd))
+    image.prompt.setPlainText("a long one")
+    image.params.set_value("num_steps", 200)
+    ids = [image.generate() for _ in range(3)]
+    assert None not in ids, window.statusBar().currentMessage()
+    queue, runner = window.queue, window.runner
+    qtbot.waitUntil(lambda: runner.get(ids[0]).state == "running", timeout=30000)
+    qtbot.waitUntil(lambda: queue.job_ids() == ids)
+    queue.tree.clearSelection()
+    queue._items[ids[2]].setSelected(True)
+    queue.move_selected(-1)  # the last waiting job runs sooner
+    assert [j.id for j in runner.queued()] == [ids[2], ids[1]]
+    assert queue.job_ids() == [ids[0], ids[2], ids[1]]
+    runner.cancel_all()
+    qtbot.waitUntil(lambda: all(runner.get(i).done for i in ids), timeout=30000)
+    qtbot.waitUntil(lambda: all(queue._items[i].text(2) == "cancelled" for i in ids))
+    queue.remove_ended()
+    assert queue.job_ids() == [] and queue.live() == []
