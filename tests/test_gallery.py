@@ -49,6 +49,8 @@ def test_filters_find_outputs(qtbot, window):
     gallery.modality.setCurrentIndex(gallery.modality.findData("image"))
     qtbot.waitUntil(lambda: gallery.model.rowCount() == 4)
     assert gallery.engine.findData("diffusion") >= 0 and gallery.engine.findData("causal-lm") >= 0
+    labels = {gallery.model.index(row).data() for row in range(gallery.model.rowCount())}
+    assert labels == {"red potion", "blue sword", "green shield"}  # a cell names what it shows
 
 
 def test_favorite_tag_trash_and_restore(qtbot, window):

@@ -106,7 +106,7 @@ class GalleryModel(QAbstractListModel):
             star = "★ " if rec.favorite else ""
             if rec.kind == "text":
                 return star + _first_line(rec.path)
-            return f"{star}{rec.seed}"
+            return f"{star}{rec.recipe.get('prompt') or f'seed {rec.seed}'}"  # the view elides it
         if role == Qt.DecorationRole:
             return self._pixmap(rec)
         if role == Qt.ToolTipRole:
