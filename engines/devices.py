@@ -94,6 +94,25 @@ def total_memory(device: str) -> int:
     return psutil.virtual_memory().total
 
 
+def free_memory(device: str) -> int:
+    """Bytes free on a CUDA device now (what other programs and engines left); the total
+    memory elsewhere, where there is no such figure."""
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    return total_memory(device)
+
+
+def bf16_supported(device: str) -> bool:
+    """Whether a CUDA device computes in bfloat16 natively (Ampere and later)."""
+    if not device.startswith("cuda"):
+        return False
+    import torch
+
+    return torch.cuda.is_bf16_supported()
+
+
 def quiet_libraries() -> None:
     """Silence the libraries' own progress bars and chatter: progress is ours to report,
     and the CLI's stderr is for one clear line."""

@@ -302,6 +302,36 @@ def _make_tiny_sdxl():
     )
 
 
+def build_tiny_taesd(path: str | Path) -> Path:
+    """A tiny TAESD (diffusers AutoencoderTiny) for the tiny SD: latents at 1/2 of the image,
+    as the tiny SD's VAE makes them. Saved in safetensors as madebyollin/taesd is."""
+    import torch
+    from diffusers import AutoencoderTiny
+
+    path = Path(path)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        AutoencoderTiny(encoder_block_out_channels=(8, 8), decoder_block_out_channels=(8, 8),
+                        num_encoder_blocks=(1, 1), num_decoder_blocks=(1, 1)).save_pretrained(path)
+    return path
+
+
+def cache_as_hub_repo(source: str | Path, repo_id: str, cache: str | Path, patterns=("*",)) -> Path:
+    """Lay `source`'s files matching `patterns` out as the Hugging Face cache holds a download of
+    `repo_id` (models--ORG--NAME/snapshots/REV/..., refs/main), so offline lookups find it."""
+    source, revision = Path(source), "0" * 40
+    repo = Path(cache) / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / revision
+    for pattern in patterns:
+        for file in source.rglob(pattern):
+            if file.is_file():
+                (snapshot / file.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(file, snapshot / file.relative_to(source))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+    return snapshot
+
+
 def _musicgen_complete(path: Path) -> bool:
     return all((path / f).is_file() for f in ("config.json", "generation_config.json", "model.safetensors",
                                                "processor_config.json", "tokenizer.json"))

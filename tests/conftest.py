@@ -23,6 +23,14 @@ def tiny_sd(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_sdxl(tmp_path_factory):
+    """A tiny SDXL pipeline (two text encoders, text_time embedding) as a diffusers folder."""
+    from engines.tiny_models import build_tiny_sdxl
+
+    return build_tiny_sdxl(tmp_path_factory.mktemp("models") / "tiny-sdxl")
+
+
+@pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory):
     """A tiny GPT-2 (base model, plain completion) with a tokenizer trained offline."""
     from engines.tiny_models import build_tiny_gpt2

@@ -296,8 +296,8 @@ def test_a_generated_png_restores_exactly_what_made_it(qtbot, window):
     assert window.window().open_recipe_file(generation.outputs[0].path)
     again = window.request()
     assert again.prompt == made.prompt and again.seed == made.seed
-    # What the form had left to the model (size, scheduler) comes back as the resolved values.
-    assert again.params == {**made.params, "width": 64, "height": 64, "scheduler": "PLMS"}
+    # What the form had left to the model (size, scheduler, guidance) comes back as the resolved values.
+    assert again.params == {**made.params, "width": 64, "height": 64, "scheduler": "PLMS", "guidance_scale": 7.5}
 
 
 def test_a_project_that_cannot_open_offers_another_folder_or_quit(qtbot, tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""Stable Diffusion (1.x, 2.x, SDXL) through diffusers pipelines.
+"""Stable Diffusion (1.x, 2.x, SDXL) through diffusers pipelines, from a diffusers folder or a
+single-file `.safetensors` checkpoint as people download them.
 
 With no parameters a generation is exactly the bare pipeline call on the same folder and
 seed: the defaults are diffusers' own (50 steps, guidance 7.5, the model's native size and
@@ -17,7 +18,7 @@ from engines import devices
 from engines.api import (
     SEED_MAX, Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch,
 )
-from engines.image import latents, tiling
+from engines.image import checkpoints, latents, memory, previews, tiling
 
 # Scheduler names as AUTOMATIC1111 shows them, and how diffusers builds each one on top of
 # the model's own scheduler config (the mapping of diffusers' scheduler docs). The overrides
@@ -40,7 +41,7 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
     "LCM": ("LCMScheduler", {}),
 }
 PIPELINES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline")
-PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
+PICKLE_SUFFIXES = checkpoints.PICKLE_SUFFIXES
 NOT_LOADED = ("safety_checker",)  # as in A1111 and ComfyUI: may be absent or pickled
 
 
@@ -64,8 +65,9 @@ class DiffusionEngine:
     default_model = None
     params = (
         Param("num_steps", "int", 50, min=1, max=500, help="Denoising steps: more is slower and often finer."),
-        Param("guidance_scale", "float", 7.5, min=0.0, max=50.0,
-              help="How closely to follow the prompt (CFG scale); 1 or less turns guidance off."),
+        Param("guidance_scale", "float", None, min=0.0, max=50.0,
+              help="How closely to follow the prompt (CFG scale); 1 or less turns guidance off. "
+                   "The pipeline's own when unset (7.5 for SD, 5 for SDXL)."),
         Param("width", "int", None, min=64, max=4096, multiple_of=8,
               help="Image width in pixels, a multiple of 8; the model's native size when unset."),
         Param("height", "int", None, min=64, max=4096, multiple_of=8,
@@ -90,6 +92,17 @@ class DiffusionEngine:
               help="Seamless texture: the image wraps around along x, y or both."),
         Param("preview_every", "int", 0, min=0, max=1000, advanced=True,
               help="Send a cheap preview of the image in progress every N steps (0: none)."),
+        Param("base_model", "str", None, advanced=True,
+              help="For a single-file checkpoint: the base model whose configs fit it "
+                   f"({', '.join(checkpoints.BASES)}) or a diffusers folder of its family; the file's "
+                   "weights cannot tell a Turbo model from its base. Its family's usual base when unset."),
+        Param("offload", "choice", "auto", choices=("auto", *memory.OFFLOAD), advanced=True,
+              help="GPU memory: keep the whole model on the GPU (none), move each part there while "
+                   "it runs (model), or each layer (sequential, least memory, slowest); auto picks "
+                   "from the free memory."),
+        Param("vae_tiling", "choice", "auto", choices=("auto", *memory.VAE_TILING), advanced=True,
+              help="Decode the image in tiles (less memory for large images); auto tiles on a GPU "
+                   "when the decode would not fit comfortably."),
     )
     MODE_DEFAULT_STRENGTH = {"img2img": 0.8, "inpaint": 1.0}
 
@@ -99,53 +112,98 @@ class DiffusionEngine:
         self.device = "cpu"
         self.dtype = "float32"
         self._scheduler_config: dict = {}
+        self.checkpoint: Path | None = None  # a single-file model: built on first use, per base_model
+        self.family: str | None = None
+        self._base: str | None = None
+        self._offload = "none"
+        self._previewer: previews.Previewer | None = None
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
-        return _pipeline_class(Path(path)) in PIPELINES
+        path = Path(path)
+        if path.is_file():
+            try:
+                checkpoints.detect_family(path)
+            except EngineError:
+                return False
+            return True
+        return _pipeline_class(path) in PIPELINES
 
     def load(self, model_path: str, device: str) -> None:
-        import diffusers
-        from safetensors import SafetensorError
-
         devices.quiet_libraries()
         path = Path(model_path)
+        self.device = device
+        self.dtype = memory.pick_dtype(device, devices.bf16_supported(device))
+        if path.is_file() or path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):
+            # The header tells the family now; the pipeline needs the base model's configs,
+            # which the request may choose (base_model), so it is built on the first generation.
+            self.family = checkpoints.detect_family(path)
+            self.checkpoint = path
+            return
+        import diffusers
+
         class_name = _check_folder(path)
-        self.dtype = devices.default_dtype(device)
         extra = {"safety_checker": None, "requires_safety_checker": False} if class_name == PIPELINES[0] else {}
+        self._set_pipe(lambda dtype: getattr(diffusers, class_name).from_pretrained(
+            path, use_safetensors=True, dtype=dtype, **extra), f"the model in {path}")
+
+    def _set_pipe(self, build, what: str) -> None:
+        """Build a pipeline (with the engine's dtype), turning library errors into one clear
+        line, and put it on the device."""
+        from safetensors import SafetensorError
+
         try:
-            pipe = getattr(diffusers, class_name).from_pretrained(
-                path, use_safetensors=True, dtype=devices.torch_dtype(self.dtype), **extra
-            )
+            pipe = build(devices.torch_dtype(self.dtype))
         except (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             if isinstance(exc, SafetensorError):  # its message names no file
                 first = f"a .safetensors file in it is damaged or truncated ({first})"
-            raise EngineError(f"could not load the model in {path}: {first}") from exc
+            raise EngineError(f"could not load {what}: {first[:300]}") from exc
         pipe.set_progress_bar_config(disable=True)
-        self.pipe = pipe.to(device)
-        self.device = device
+        self.pipe, self._mode_pipes, self._previewer = pipe, {}, None
         self._scheduler_config = dict(pipe.scheduler.config)
+        self._offload = "none"
+        if self.device.startswith("cuda"):
+            sizes = memory.component_bytes(pipe)
+            native = pipe.unet.config.sample_size * pipe.vae_scale_factor
+            self._offload = memory.plan_memory(devices.free_memory(self.device), sum(sizes.values()),
+                                               max(sizes.values()), native, native).offload
+        memory.place(pipe, self.device, self._offload)
+
+    def _checkpoint_pipe(self, base_model: str | None) -> str:
+        """The pipeline of the loaded single-file checkpoint with `base_model`'s configs
+        (rebuilt only when the base changes); returns the base as the recipe records it."""
+        recorded, folder = checkpoints.base_configs(self.family, base_model)
+        if self._base != recorded or self.pipe is None:
+            self.pipe = None
+            devices.empty_cache(self.device)
+            self._set_pipe(lambda dtype: checkpoints.load_pipeline(self.checkpoint, self.family, folder, dtype),
+                           f"{self.checkpoint.name} with the configs of {recorded}")
+            self._base = recorded
+        return recorded
 
     def unload(self) -> None:
         self.pipe = None
         self._mode_pipes = {}
+        self._previewer = None
+        self._base = None
         devices.empty_cache(self.device)
 
     def memory_bytes(self) -> int:
-        if self.pipe is None:
-            return 0
-        total = 0
-        for component in self.pipe.components.values():
-            for tensor in [*getattr(component, "parameters", list)(), *getattr(component, "buffers", list)()]:
-                total += tensor.numel() * tensor.element_size()
-        return total
+        return sum(memory.component_bytes(self.pipe).values()) if self.pipe is not None else 0
 
     def generate(self, request: Request, events: Events) -> list[Output]:
         request = check_request(type(self), request)
+        base = None
+        if self.checkpoint is not None:
+            base = self._checkpoint_pipe(request.params.get("base_model"))
+        elif "base_model" in request.params:
+            raise ParamError("base_model applies to single-file checkpoints; this model is a diffusers folder")
         if self.pipe is None:
             raise EngineError("the diffusion engine has no model loaded")
         params = self._resolve(request.params)
+        if base is not None:
+            params["base_model"] = base
         return run_batch(request, events, lambda seed, ev: self._one(request, params, seed, ev))
 
     def _resolve(self, given: dict) -> dict:
@@ -153,7 +211,7 @@ class DiffusionEngine:
         native = self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor
         resolved = {
             "num_steps": given.get("num_steps", 50),
-            "guidance_scale": given.get("guidance_scale", 7.5),
+            "guidance_scale": given.get("guidance_scale", _call_default(self.pipe, "guidance_scale")),
             "width": given.get("width", native),
             "height": given.get("height", native),
         }
@@ -179,6 +237,13 @@ class DiffusionEngine:
             resolved["tiling"] = given["tiling"]
         if given.get("preview_every"):
             resolved["preview_every"] = given["preview_every"]
+        # Memory settings go into the recipe only when chosen: "auto" is decided per device
+        # (recorded in the runtime), and tiling the VAE can change the pixels.
+        for name in ("offload", "vae_tiling"):
+            if given.get(name, "auto") != "auto":
+                resolved[name] = given[name]
+        if resolved.get("offload", "none") != "none" and not self.device.startswith("cuda"):
+            raise ParamError(f"offload applies on a CUDA GPU; on {self.device} the model is in memory already")
         mode = _mode(given)
         if mode == "txt2img":
             if "strength" in given:
@@ -218,6 +283,26 @@ class DiffusionEngine:
             self._mode_pipes[mode] = pipe
         return self._mode_pipes[mode]
 
+    def _memory_plan(self, params: dict) -> memory.Plan:
+        """This generation's offload and VAE tiling: the request's choice, else on a GPU what
+        fits the free memory; applied to the shared pipeline before it runs."""
+        chosen_tiling = params.get("vae_tiling")
+        if self.device.startswith("cuda"):
+            sizes = memory.component_bytes(self.pipe)
+            free = devices.free_memory(self.device) + (sum(sizes.values()) if self._offload == "none" else 0)
+            plan = memory.plan_memory(free, sum(sizes.values()), max(sizes.values()), params["width"],
+                                      params["height"], params.get("offload"), chosen_tiling)
+        else:
+            plan = memory.Plan("none", chosen_tiling == "on")
+        if plan.offload != self._offload:
+            memory.place(self.pipe, self.device, plan.offload)
+            self._offload = plan.offload
+        if plan.vae_tiling:
+            self.pipe.vae.enable_tiling()
+        else:
+            self.pipe.vae.disable_tiling()
+        return plan
+
     def _scheduler(self, name: str | None):
         import diffusers
 
@@ -228,17 +313,20 @@ class DiffusionEngine:
         import torch
 
         every = params.get("preview_every", 0)
-        family = "sdxl" if "XL" in type(self.pipe).__name__ else "sd"
+        if every and self._previewer is None:
+            family = "sdxl" if "XL" in type(self.pipe).__name__ else "sd"
+            self._previewer = previews.Previewer(family, self.device, self.pipe.unet.dtype)
 
         def on_step_end(pipe, step, timestep, kwargs):
             events.progress(step + 1, pipe.num_timesteps)
             if events.cancelled():
                 raise Cancelled()  # before the VAE decode: nothing half-done comes out
             if every and (step + 1) % every == 0:
-                events.preview(latents.preview(kwargs["latents"], family))
+                events.preview(self._previewer(kwargs["latents"]))
             return kwargs
 
         start = time.perf_counter()
+        plan = self._memory_plan(params)
         mode = _mode(params)
         pipe = self._pipeline(mode)
         pipe.scheduler = self._scheduler(params.get("scheduler"))  # schedulers keep state: a fresh one
@@ -254,16 +342,21 @@ class DiffusionEngine:
         if mode == "inpaint":
             extra.update(mask_image=_open_image(params["mask_image"], "mask_image", "L"),
                          width=params["width"], height=params["height"])
-        with tiling.tiled((pipe.unet, pipe.vae), params.get("tiling", "none")), _loras(pipe, params.get("loras")):
-            image = pipe(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt or None,
-                num_inference_steps=params["num_steps"],
-                guidance_scale=params["guidance_scale"],
-                generator=generator,
-                callback_on_step_end=on_step_end,
-                **extra,
-            ).images[0]
+        try:
+            with tiling.tiled((pipe.unet, pipe.vae), params.get("tiling", "none")), \
+                    _loras(pipe, params.get("loras")):
+                image = pipe(
+                    prompt=request.prompt,
+                    negative_prompt=request.negative_prompt or None,
+                    num_inference_steps=params["num_steps"],
+                    guidance_scale=params["guidance_scale"],
+                    generator=generator,
+                    callback_on_step_end=on_step_end,
+                    **extra,
+                ).images[0]
+        except torch.OutOfMemoryError:
+            devices.empty_cache(self.device)
+            raise EngineError(memory.oom_message(plan, params["width"], params["height"])) from None
         data = np.asarray(image)
         recipe = request.replace(seed=seed, count=1, params=params).to_dict()
         recipe["runtime"] = {
@@ -271,8 +364,12 @@ class DiffusionEngine:
             "dtype": self.dtype,
             "pipeline": type(pipe).__name__,
             "scheduler": type(pipe.scheduler).__name__,
+            "offload": plan.offload,
+            "vae_tiling": plan.vae_tiling,
             "time_s": round(time.perf_counter() - start, 4),
         }
+        if self.checkpoint is not None:
+            recipe["runtime"]["checkpoint_family"] = checkpoints.FAMILY_NAMES[self.family]
         return Output(kind="image", data=data, seed=seed, recipe=recipe, mime="image/png",
                       width=data.shape[1], height=data.shape[0])
 
@@ -296,6 +393,13 @@ def _loras(pipe, loras: list | None):
         yield
     finally:
         pipe.unload_lora_weights()
+
+
+def _call_default(pipe, name: str):
+    """A pipeline's own default for a call argument (SD and SDXL differ in guidance)."""
+    import inspect
+
+    return inspect.signature(type(pipe).__call__).parameters[name].default
 
 
 def _mode(params: dict) -> str:
