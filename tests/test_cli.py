@@ -238,3 +238,29 @@ def test_lora_is_recorded_with_its_hash_and_remade(capsys, tmp_path, tiny_sd):
     assert result["recipe"]["lora_hashes"] == [hashlib.sha256(peft.read_bytes()).hexdigest()]
     code, out, err = run_cli(capsys, "remake", result["generation_id"], "--project", tmp_path / "P")
     assert code == 0 and json.loads(out)["identical"] is True, err
+
+
+@pytest.mark.parametrize("mode", ["inpaint", "variation", "tiling", "single-file"])
+def test_every_diffusion_mode_is_remade_identically(capsys, tmp_path, tiny_sd, mode):
+    rng = np.random.default_rng(2)
+    model, extra = tiny_sd, []
+    if mode == "inpaint":
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "init.png")
+        mask = np.zeros((64, 64), np.uint8)
+        mask[16:48, 16:48] = 255
+        Image.fromarray(mask).save(tmp_path / "mask.png")
+        extra = ["--param", f"init_image={tmp_path / 'init.png'}", "--param", f"mask_image={tmp_path / 'mask.png'}"]
+    elif mode == "variation":
+        extra = ["--param", "variation_seed=99", "--param", "variation_strength=0.3"]
+    elif mode == "tiling":
+        extra = ["--param", "tiling=xy"]
+    else:
+        from diffusers import StableDiffusionPipeline
+
+        from engines.image.ldm_layout import save_single_file
+
+        model = save_single_file(StableDiffusionPipeline.from_pretrained(tiny_sd), tmp_path / "tiny.safetensors")
+        extra = ["--param", f"base_model={tiny_sd}"]
+    result = generate(capsys, tmp_path / "P", model, *extra)
+    code, out, err = run_cli(capsys, "remake", result["generation_id"], "--project", tmp_path / "P")
+    assert code == 0 and json.loads(out)["identical"] is True, err
