@@ -8,12 +8,12 @@ from PySide6.QtWidgets import (
 
 from engines.api import Param, ParamError
 from studio.jobs import JobEvent
-from superqt import QLabeledDoubleSlider, QLabeledSlider
 from studio.project import Project
 from ui.bridge import JobBridge
 from ui.gc_guard import GuiThreadGC
 from ui.main_window import MainWindow
 from ui.param_form import ParamForm
+from ui.widgets import LabeledSlider
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def window(qtbot, tmp_path, tiny_sd, monkeypatch):
 
 def test_param_form_is_built_from_the_schema(qtbot, window):
     form = window.params
-    assert isinstance(form.editor("num_steps"), QLabeledSlider)  # typed entry in its value box
+    assert isinstance(form.editor("num_steps"), LabeledSlider)  # typed entry in its value box
     assert form.values() == {}  # untouched: the bare library call (size, scheduler: the model's own)
     form.set_value("num_steps", 20)
     assert form.values() == {"num_steps": 20}
@@ -70,8 +70,8 @@ SCHEMA = (
 def test_param_form_alone(qtbot, tmp_path, monkeypatch):
     form = ParamForm(SCHEMA)
     qtbot.addWidget(form)
-    kinds = {"steps": QLabeledSlider, "scale": QLabeledDoubleSlider, "sampler": QComboBox, "loop": QCheckBox,
-             "name": QLineEdit, "stop": QLineEdit, "picture": QLineEdit, "every": QLabeledSlider,
+    kinds = {"steps": LabeledSlider, "scale": LabeledSlider, "sampler": QComboBox, "loop": QCheckBox,
+             "name": QLineEdit, "stop": QLineEdit, "picture": QLineEdit, "every": LabeledSlider,
              "big": QSpinBox, "free": QDoubleSpinBox}
     for name, kind in kinds.items():
         assert isinstance(form.editor(name), kind), name
@@ -321,3 +321,25 @@ def test_a_project_that_cannot_open_offers_another_folder_or_quit(qtbot, tmp_pat
     project = open_project(not_a_folder)
     assert project is not None and project.root.name == "Other.assetsmith"
     project.close()
+
+
+def test_labeled_slider_and_collapsible(qtbot):
+    from ui.widgets import Collapsible
+
+    slider = LabeledSlider(decimals=2)
+    qtbot.addWidget(slider)
+    slider.setRange(0.0, 20.0)
+    seen = []
+    slider.valueChanged.connect(seen.append)
+    slider.box.setValue(7.25)  # typed into the box
+    assert slider.slider.value() == 725 and slider.value() == 7.25 and seen == [7.25]
+    slider.slider.setValue(1250)  # dragged
+    assert slider.value() == 12.5 and seen[-1] == 12.5
+    slider.setValue(99)  # past the range: held at the end, as a spin box does
+    assert slider.value() == 20.0 and slider.slider.value() == 2000
+    section = Collapsible("Advanced")
+    qtbot.addWidget(section)
+    section.show()
+    assert not section.isExpanded() and not section.content().isVisible()
+    section.header.click()
+    assert section.isExpanded() and section.content().isVisible()

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListView,
     QPlainTextEdit, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
 )
-from superqt.utils import create_worker
 
 from engines import registry
 from engines.api import SEED_MAX, ParamError, Request
@@ -26,6 +25,7 @@ from studio.recording import ProjectSink
 from ui.bridge import JobBridge
 from ui.gallery_model import GalleryModel, recipe_text
 from ui.thumb_loader import ThumbLoader
+from ui.worker import Worker
 from ui.workspace import ImageView
 
 CELL = 128
@@ -363,7 +363,7 @@ class Gallery(QWidget):
             folder = QFileDialog.getExistingDirectory(self, "Export to folder")
             if not folder:
                 return None
-        worker = create_worker(_copy_out, [rec.path for rec in chosen], Path(folder), _start_thread=False)
+        worker = Worker(_copy_out, [rec.path for rec in chosen], Path(folder))
         worker.returned.connect(lambda n: self.message.emit(f"Exported {n} file(s) to {folder}", 8000))
         worker.errored.connect(lambda exc: self.message.emit(f"Export failed: {exc}", 15000))
         worker.start()

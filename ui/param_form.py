@@ -7,15 +7,15 @@ collapsed section.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QRegularExpression, Qt
+from PySide6.QtCore import QRegularExpression
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSpinBox,
     QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
-from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider
 
 from engines.api import Param, ParamError, validate
+from ui.widgets import Collapsible, LabeledSlider
 
 INT_MAX = 2**31 - 1  # what a QSpinBox holds
 SLIDER_SPAN = 10_000  # wider ranges (seeds, token counts) get a plain number box
@@ -34,13 +34,11 @@ class ParamForm(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         basic = QFormLayout()
         outer.addLayout(basic)
-        self.advanced: QCollapsible | None = None
+        self.advanced: Collapsible | None = None
         advanced = QFormLayout()
         advanced.setContentsMargins(0, 0, 0, 0)
         if any(p.advanced for p in self._params):
-            self.advanced = QCollapsible("Advanced", expandedIcon="▼", collapsedIcon="▶")
-            self.advanced.layout().setContentsMargins(0, 0, 0, 0)
-            self.advanced.content().layout().setContentsMargins(0, 0, 0, 0)  # keep the label column
+            self.advanced = Collapsible("Advanced")
             body = QWidget()
             body.setLayout(advanced)
             self.advanced.addWidget(body)
@@ -92,7 +90,7 @@ class ParamForm(QWidget):
             return
         param = next(p for p in self._params if p.name == name)
         if param.advanced and value != param.default and self.advanced is not None:
-            self.advanced.expand(animate=False)  # a value set from a recipe is not hidden
+            self.advanced.expand()  # a value set from a recipe is not hidden
         editor = self._editors[name]
         if isinstance(editor, QComboBox):
             editor.setCurrentText(str(value))
@@ -179,18 +177,16 @@ def _editor(p: Param) -> QWidget:
 def _slider(p: Param) -> QWidget:
     """A slider with its value in a box beside it, where a number can be typed."""
     if p.type == "int":
-        slider = QLabeledSlider(Qt.Horizontal)
+        slider = LabeledSlider()
         slider.setRange(int(p.min), int(p.max))
         slider.setSingleStep(p.multiple_of or 1)
         slider.setPageStep(max(p.multiple_of or 1, (int(p.max) - int(p.min)) // 10))
         slider.setValue(int(p.default) if p.default is not None else 512 if p.multiple_of else int(p.min))
     else:
-        slider = QLabeledDoubleSlider(Qt.Horizontal)
-        slider.setDecimals(2 if p.max - p.min <= 10 else 1)
+        slider = LabeledSlider(decimals=2 if p.max - p.min <= 10 else 1)
         slider.setRange(float(p.min), float(p.max))
         slider.setSingleStep(0.05 if p.max - p.min <= 5 else 0.5)
         slider.setValue(float(p.default) if p.default is not None else float(p.min))
-    slider.setEdgeLabelMode(QLabeledSlider.EdgeLabelMode.LabelIsValue)
     return slider
 
 
