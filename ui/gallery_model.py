@@ -106,6 +106,8 @@ class GalleryModel(QAbstractListModel):
             star = "★ " if rec.favorite else ""
             if rec.kind == "text":
                 return star + _first_line(rec.path)
+            if rec.kind == "audio" and rec.duration_s is not None:
+                return f"{star}{rec.recipe.get('prompt') or f'seed {rec.seed}'} · {rec.duration_s:.1f} s"
             return f"{star}{rec.recipe.get('prompt') or f'seed {rec.seed}'}"  # the view elides it
         if role == Qt.DecorationRole:
             return self._pixmap(rec)
@@ -117,6 +119,10 @@ class GalleryModel(QAbstractListModel):
         return None
 
     # -- thumbnails -----------------------------------------------------------------------
+    def has_thumbnail(self, row: int) -> bool:
+        """Whether the row shows its own thumbnail yet (not a placeholder)."""
+        return self._ids[row] in self._pixmaps
+
     def _pixmap(self, rec: OutputRecord) -> QPixmap:
         pixmap = self._pixmaps.get(rec.id)
         if pixmap is not None:
