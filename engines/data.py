@@ -51,6 +51,8 @@ class Report:
     converted: list[dict] = field(default_factory=list)  # {"file", "from", "to"}
     train: int = 0
     val: int = 0
+    train_files: list[str] = field(default_factory=list)  # which kept file each row of the arrays is
+    val_files: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,7 +70,12 @@ class Dataset:
 
 
 class DataError(ValueError):
-    """A folder that gives nothing to train on; the message says what was found."""
+    """A folder that gives nothing to train on; the message says what was found, and
+    `report` (when the folder was scanned) what happened to each file."""
+
+    def __init__(self, message: str, report: Report | None = None):
+        super().__init__(message)
+        self.report = report
 
 
 def prepare(folder: str | Path, options: DataOptions = DataOptions()) -> Dataset:
@@ -104,20 +111,27 @@ def prepare(folder: str | Path, options: DataOptions = DataOptions()) -> Dataset
         images.append(fit_image(image, options.resolution, options.channels, options.fit, options.background))
     if not images:
         raise DataError(f"no usable images in {folder}: {len(report.skipped)} files skipped, "
-                        f"{len(report.duplicates)} duplicates; see the report")
+                        f"{len(report.duplicates)} duplicates; see the report", report)
     order = np.random.default_rng(options.split_seed).permutation(len(images))
     n_val = round(len(images) * options.val_fraction) if len(images) > 1 else 0
     n_val = min(max(n_val, 1 if options.val_fraction > 0 and len(images) > 1 else 0), len(images) - 1)
     stack = np.stack(images)
-    report.train, report.val = len(images) - n_val, n_val
-    return Dataset(train=stack[np.sort(order[n_val:])], val=stack[np.sort(order[:n_val])], report=report)
+    train_rows, val_rows = np.sort(order[n_val:]), np.sort(order[:n_val])
+    report.train, report.val = len(train_rows), len(val_rows)
+    report.train_files = [report.kept[i] for i in train_rows]
+    report.val_files = [report.kept[i] for i in val_rows]
+    return Dataset(train=stack[train_rows], val=stack[val_rows], report=report)
 
 
 def _files(folder: Path) -> list[Path]:
+    """Every file but the captions beside images (read_captions reads those); a text file
+    with no image of its name is reported like any other file that is not an image."""
     found = []
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(root) / n for n in sorted(names)]
+        stems = {Path(n).stem for n in names if not n.lower().endswith(CAPTION_SUFFIXES)}
+        found += [Path(root) / n for n in sorted(names)
+                  if not (n.lower().endswith(CAPTION_SUFFIXES) and Path(n).stem in stems)]
     return found
 
 
@@ -198,3 +212,25 @@ def to_tensor(array: np.ndarray):
     t = torch.from_numpy(np.array(array, copy=True))  # a fresh array: the input may be read-only
     t = t.permute(2, 0, 1) if t.ndim == 3 else t.permute(0, 3, 1, 2)
     return t.float().div(127.5).sub(1)
+
+
+CAPTION_SUFFIXES = (".txt", ".caption")  # as kohya's and OneTrainer's datasets name them
+
+
+def read_captions(folder: str | Path, files: list[str], template: str) -> list[str]:
+    """Each image's caption: the text file beside it (same name, .txt or .caption), else
+    `template` with {name} replaced by the file's name in words ("red_potion-2" -> "red potion 2")."""
+    captions = []
+    for name in files:
+        image = Path(folder) / name
+        text = ""
+        for suffix in CAPTION_SUFFIXES:
+            try:
+                text = " ".join(image.with_suffix(suffix).read_text(encoding="utf-8", errors="replace").split())
+            except OSError:
+                continue
+            if text:
+                break
+        words = " ".join(image.stem.replace("_", " ").replace("-", " ").split())
+        captions.append(text or template.replace("{name}", words))
+    return captions

@@ -177,6 +177,8 @@ def build_tiny_loras(sd_path: str | Path, folder: str | Path) -> tuple[Path, Pat
     from peft.utils import get_peft_model_state_dict
     from safetensors.torch import save_file
 
+    from engines.image.lora_layout import peft_to_kohya
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     unet = UNet2DConditionModel.from_pretrained(Path(sd_path) / "unet")
@@ -187,12 +189,7 @@ def build_tiny_loras(sd_path: str | Path, folder: str | Path) -> tuple[Path, Pat
         if "lora_B" in name:  # zero at init (no effect): give it some
             param.data = torch.randn(param.shape, generator=generator) * 0.5
     peft = {"unet." + k: v.contiguous() for k, v in get_peft_model_state_dict(unet).items()}
-    kohya = {}
-    for key, value in peft.items():
-        module = key.removeprefix("unet.").rsplit(".lora_", 1)[0]
-        name = "lora_unet_" + module.replace(".", "_")
-        kohya[f"{name}.lora_down.weight" if ".lora_A." in key else f"{name}.lora_up.weight"] = value
-        kohya[f"{name}.alpha"] = torch.tensor(float(rank))
+    kohya = peft_to_kohya(peft, alpha=rank)
     save_file(peft, folder / "peft.safetensors")
     save_file(kohya, folder / "kohya.safetensors")
     return folder / "peft.safetensors", folder / "kohya.safetensors"

@@ -1,6 +1,7 @@
-"""`assetsmith train`: train a GAN or VAE on a folder, resume a run, list the runs.
+"""`assetsmith train`: train a GAN, a VAE or a diffusion LoRA on a folder, resume a run, list the runs.
 
     assetsmith train --engine gan|vae --data FOLDER --project DIR [--name NAME] [--param KEY=VALUE ...]
+    assetsmith train --engine lora-diffusion --base MODEL --data FOLDER --project DIR [...]
     assetsmith train --resume RUN_ID --project DIR
     assetsmith train --list --project DIR
 
@@ -16,15 +17,20 @@ import sys
 from pathlib import Path
 
 from engines.api import ParamError
+from engines.train import schema
+from studio import models
 
 
 def add_parser(sub) -> None:
-    train = sub.add_parser("train", help="train a GAN or VAE on a folder of images (JSON lines on stdout)")
+    train = sub.add_parser("train", help="train a GAN, a VAE or a diffusion LoRA on a folder of images "
+                                          "(JSON lines on stdout)")
     what = train.add_mutually_exclusive_group(required=True)
-    what.add_argument("--engine", choices=("gan", "vae"), help="what to train")
+    what.add_argument("--engine", choices=tuple(schema.TRAINERS), help="what to train")
     what.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run")
     what.add_argument("--list", action="store_true", help="list the project's runs (JSON)")
     train.add_argument("--data", type=Path, help="folder of images to learn from (searched recursively)")
+    train.add_argument("--base", metavar="MODEL", help="the model a LoRA adapts (lora-diffusion): a folder or a "
+                       "hub id in the Hugging Face cache")
     train.add_argument("--name", help="name of the finished model in the project (project:NAME)")
     train.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="training parameter (steps, batch_size, resolution, channels ...; "
@@ -53,7 +59,12 @@ def cmd_train(args) -> int:
             else:
                 if args.data is None:
                     raise ParamError("--data FOLDER is needed to train (the images to learn from)")
-                run = training.TrainingProcess.start(root, args.engine, args.data, parse_params(args.param), args.name)
+                params = parse_params(args.param)
+                if args.base:
+                    from engines import registry
+
+                    params["base"] = str(models.resolve(args.base, registry.get("diffusion"), root).path)
+                run = training.TrainingProcess.start(root, args.engine, args.data, params, args.name)
         except training.TrainingError as exc:
             raise ParamError(str(exc)) from None
         last = None

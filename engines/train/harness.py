@@ -185,7 +185,9 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
     threads = runtime.get("threads") or params["threads"] or torch.get_num_threads()
     devices.set_threads(threads)
 
-    train, val, report = _dataset(run_dir, config, params, fresh=saved is None)
+    train, val, report, captions = _dataset(run_dir, config, params, fresh=saved is None)
+    # Trainers that learn from text (LoRA) get each image's caption with it.
+    text = (lambda split, rows: {"captions": [captions[split][i] for i in rows]}) if captions else (lambda *_: {})
     generator = torch.Generator("cpu").manual_seed(params["seed"])
     torch.manual_seed(params["seed"])  # anything a library draws from torch's own RNG follows the seed too
     module, _, class_name = schema.spec(config["engine"]).trainer.partition(":")
@@ -218,6 +220,8 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
 
     eval_set, split = (val, "validation") if len(val) >= 2 else (train[:256], "train")
     eval_real = _to_tensor(eval_set)
+    eval_text = text("val" if split == "validation" else "train", range(len(eval_set)))
+    sample_text = text("train", range(min(len(train), getattr(trainer, "sample_count", SAMPLE_GRID))))
     metrics: dict = {}
     saved_at = loop.step if saved else None
     evaluated_at = sampled_at = None
@@ -227,9 +231,10 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
             path = save_checkpoint() if saved_at != loop.step else latest_or(run_dir)
             emit("stopped", checkpoint=path.relative_to(run_dir).as_posix() if path else None)
             return "stopped"
-        batch = _to_tensor(train[loop.next_batch(generator).numpy()])
+        rows = loop.next_batch(generator).numpy()
+        batch = _to_tensor(train[rows])
         batch = augment(batch, generator, params["flips"], params["crops"], params["color_jitter"]).to(device)
-        losses = trainer.step(batch, generator)
+        losses = trainer.step(batch, generator, **text("train", rows))
         emit.step = loop.step
         start, first = window
         elapsed = time.perf_counter() - start
@@ -237,10 +242,10 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
              images_per_s=round((loop.step - first) * loop.batch / elapsed, 2) if elapsed > 0 else None)
         window = (time.perf_counter(), loop.step)
         if params["sample_every"] and loop.step % params["sample_every"] == 0:
-            _sample_grid(run_dir, trainer, params, loop.step, emit)
+            _sample_grid(run_dir, trainer, params, loop.step, emit, sample_text)
             sampled_at = loop.step
         if params["eval_every"] and loop.step % params["eval_every"] == 0:
-            metrics = trainer.evaluate(eval_real, params["seed"])
+            metrics = trainer.evaluate(eval_real, params["seed"], **eval_text)
             emit("eval", metrics=metrics, split=split)
             evaluated_at = loop.step
         if loop.step % params["checkpoint_every"] == 0:
@@ -249,9 +254,9 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
     if saved_at != loop.step:
         save_checkpoint()
     if sampled_at != loop.step:
-        _sample_grid(run_dir, trainer, params, loop.step, emit)
+        _sample_grid(run_dir, trainer, params, loop.step, emit, sample_text)
     if evaluated_at != loop.step:
-        metrics = trainer.evaluate(eval_real, params["seed"])
+        metrics = trainer.evaluate(eval_real, params["seed"], **eval_text)
         emit("eval", metrics=metrics, split=split)
     _export(run_dir, trainer, config, params, report, metrics, loop.step)
     emit("finished", model="model", metrics=metrics)
@@ -298,12 +303,14 @@ def _dataset(run_dir: Path, config: dict, params: dict, fresh: bool):
     """The run's images: prepared from the folder on a fresh start, read back on a resume."""
     from safetensors.numpy import load_file, save_file
 
-    from engines.data import prepare
+    from engines.data import prepare, read_captions
 
     folder = run_dir / "data"
     if not fresh and (folder / "dataset.safetensors").is_file():
         arrays = load_file(folder / "dataset.safetensors")
-        return arrays["train"], arrays["val"], json.loads((folder / "report.json").read_text())
+        captions = folder / "captions.json"
+        return (arrays["train"], arrays["val"], json.loads((folder / "report.json").read_text()),
+                json.loads(captions.read_text()) if captions.is_file() else None)
     options = DataOptions(resolution=params["resolution"], channels=params["channels"], fit=params["fit"],
                           near_duplicate_distance=params["near_duplicate_distance"],
                           val_fraction=params["val_fraction"], split_seed=params["seed"])
@@ -312,7 +319,12 @@ def _dataset(run_dir: Path, config: dict, params: dict, fresh: bool):
     save_file({"train": data.train, "val": data.val}, folder / "dataset.safetensors")
     report = {**data.report.to_dict(), "summary": data.report.summary()}
     (folder / "report.json").write_text(json.dumps(report, indent=1))
-    return data.train, data.val, report
+    captions = None
+    if "caption_template" in params:  # read now and kept: a resume sees the same captions
+        captions = {split: read_captions(config["data"], report[f"{split}_files"], params["caption_template"])
+                    for split in ("train", "val")}
+        (folder / "captions.json").write_text(json.dumps(captions, indent=1, ensure_ascii=False))
+    return data.train, data.val, report, captions
 
 
 def _to_tensor(images):
@@ -321,14 +333,15 @@ def _to_tensor(images):
     return to_tensor(images)
 
 
-def _sample_grid(run_dir: Path, trainer, params: dict, step: int, emit) -> None:
+def _sample_grid(run_dir: Path, trainer, params: dict, step: int, emit, text: dict) -> None:
     import numpy as np
     from PIL import Image
 
     from engines.image.gan import to_uint8
 
-    images = to_uint8(trainer.sample(SAMPLE_GRID, params["seed"]))
-    side = int(SAMPLE_GRID ** 0.5)
+    count = getattr(trainer, "sample_count", SAMPLE_GRID)
+    images = to_uint8(trainer.sample(count, params["seed"], **text))
+    side = int(count ** 0.5)
     rows = [np.concatenate(list(images[r * side:(r + 1) * side]), axis=1) for r in range(side)]
     folder = run_dir / "samples"
     folder.mkdir(exist_ok=True)

@@ -42,8 +42,9 @@ COMMON = (
 class TrainerSpec:
     engine: str
     trainer: str  # "module:Class", imported in the child only (it imports torch)
-    params: tuple[Param, ...]
+    params: tuple[Param, ...]  # its own, and COMMON ones it redefines (same name)
     defaults: Mapping[str, Any]  # this trainer's values for COMMON params left to it (lr)
+    resolutions: tuple[int, ...] | None = (32, 64, 128)  # None: any the resolution Param allows
 
 
 TRAINERS = {
@@ -62,6 +63,28 @@ TRAINERS = {
         Param("width", "int", 32, min=4, max=1024, help="Channels of the first encoder layer."),
         Param("kl_weight", "float", 1.0, min=0.0, max=100.0, help="Weight of the KL term (beta-VAE)."),
     ), {"lr": 1e-3}),
+    "lora-diffusion": TrainerSpec("lora-diffusion", "engines.train.lora_diffusion:LoraDiffusionTrainer", (
+        Param("base", "str", None, help="The Stable Diffusion 1.x / 2.x model the LoRA is for (a diffusers folder)."),
+        Param("resolution", "int", 512, min=64, max=2048, multiple_of=64,
+              help="Training size in pixels (the base model's native size is best: 512 for SD 1.5)."),
+        Param("batch_size", "int", 1, min=1, max=256, help="Images per step."),
+        Param("rank", "int", 8, min=1, max=256, help="LoRA rank: more can learn more, and makes a larger file."),
+        Param("alpha", "float", None, min=0.0, max=1024.0, help="LoRA alpha (scales the update); the rank when unset."),
+        Param("train_text_encoder", "bool", False, help="Also train a LoRA on the text encoder."),
+        Param("caption_template", "str", "{name}",
+              help="The caption of an image with no .txt beside it; {name} is its file name in words."),
+        Param("caption_dropout", "float", 0.0, min=0.0, max=1.0,
+              help="Share of steps an image is shown with an empty caption (helps the LoRA apply without it)."),
+        Param("shuffle_tags", "bool", False, help="Shuffle comma-separated caption tags each time (kohya's shuffle)."),
+        Param("sample_prompts", "strings", None,
+              help="Prompts rendered with fixed seeds as the run goes; the first captions when unset."),
+        Param("sample_steps", "int", 20, min=1, max=200, help="Denoising steps of the sample images."),
+        Param("kohya_export", "bool", True, help="Also write the LoRA in kohya's layout (AUTOMATIC1111, ComfyUI)."),
+        Param("eval_samples", "int", 16, min=1, max=10_000, help="Validation images the validation loss is taken on."),
+        Param("checkpoint_every", "int", 100, min=1, help="Save a checkpoint every N steps (and on stop)."),
+        Param("sample_every", "int", 100, min=0, help="Render the sample prompts every N steps (0: at the end)."),
+        Param("eval_every", "int", 100, min=0, help="Take the validation loss every N steps (0: at the end only)."),
+    ), {"lr": 1e-4, "steps": 500, "flips": False}, resolutions=None),
 }
 
 
@@ -72,7 +95,8 @@ def spec(engine: str) -> TrainerSpec:
 
 
 def all_params(engine: str) -> tuple[Param, ...]:
-    return COMMON + spec(engine).params
+    own = {p.name: p for p in spec(engine).params}
+    return tuple(own.pop(p.name, p) for p in COMMON) + tuple(own.values())
 
 
 def resolve(engine: str, given: Mapping[str, Any]) -> dict:
@@ -81,6 +105,10 @@ def resolve(engine: str, given: Mapping[str, Any]) -> dict:
     resolved = {p.name: p.default for p in all_params(engine)}
     resolved.update(spec(engine).defaults)
     resolved.update(checked)
-    if resolved["resolution"] not in (32, 64, 128):
-        raise ParamError(f"resolution must be 32, 64 or 128, got {resolved['resolution']}")
+    if "base" in resolved and not resolved["base"]:
+        raise ParamError(f"a {engine} run needs the base model it adapts: give base (--base on the command line)")
+    allowed = spec(engine).resolutions
+    if allowed and resolved["resolution"] not in allowed:
+        raise ParamError(f"resolution must be {', '.join(map(str, allowed[:-1]))} or {allowed[-1]}, "
+                         f"got {resolved['resolution']}")
     return resolved
