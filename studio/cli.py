@@ -14,10 +14,10 @@ from pathlib import Path
 
 from engines import devices
 from engines.api import ParamError, Request, describe
-from studio import cli_train, models
+from studio import cli_models, cli_train, models
 from studio.project import Project, ProjectError
 
-COMMANDS = ("generate", "remake", "show", "list", "engines", "export", "train")
+COMMANDS = ("generate", "remake", "show", "list", "engines", "export", "train", "models")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=("txt", "json", "csv"), help="format, when the suffix does not say")
     _project_arg(exp)
     cli_train.add_parser(sub)
+    cli_models.add_parser(sub)
     return parser
 
 
@@ -288,4 +289,5 @@ COMMAND_FUNCS = {
     "engines": cmd_engines,
     "export": cmd_export,
     "train": cli_train.cmd_train,
+    "models": cli_models.cmd_models,
 }

@@ -25,6 +25,7 @@ user. The CLI calls `pull` directly. `plan` lists the files and sizes before dow
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import itertools
@@ -51,6 +52,10 @@ WANTED = ("*.safetensors", "*.json", "*.txt", "*.model", "*.tiktoken", "*.md", "
 UNWANTED = ("*.onnx", "*.onnx_data", "*.msgpack", "*.h5", "*.gguf", "*.ot", "*.tflite", "*.mlmodel",
             "onnx/*", "openvino/*", "coreml/*", "original/*", "flax_model*", "tf_model*", "*.png", "*.jpg", "*.gif")
 DISK_MARGIN = 64 << 20  # keep this much free besides the download itself
+# huggingface_hub reads 10 MB per chunk: on a slow line that is one progress step and one
+# chance to cancel every few seconds, and a connection cut mid-read loses the read (httpx drops
+# the bytes it was gathering). 64 KB keeps all three small at no measurable cost in speed.
+CHUNK_BYTES = 1 << 16
 SPEED_WINDOW_S = 3.0  # speed is measured over the last seconds, so the ETA follows changes
 
 
@@ -169,28 +174,35 @@ def pull(repo_id: str, *, revision: str | None = None,
          on_progress: Callable[[Progress], None] | None = None,
          cancelled: Callable[[], bool] | None = None,
          endpoint: str | None = None, token: str | bool | None = None,
-         cache_dir: str | Path | None = None) -> Path:
+         cache_dir: str | Path | None = None, the_plan: Plan | None = None) -> Path:
     """Download what our engines load of `repo_id` into the Hugging Face cache and return the
     snapshot folder (`fits` says whether a given engine can use it). Resumes whatever an earlier pull left; raises Cancelled when `cancelled()`
-    turns true (the partial file is kept), DownloadError for everything else."""
-    the_plan = plan(repo_id, revision=revision, endpoint=endpoint, token=token)
+    turns true (the partial file is kept), DownloadError for everything else. `the_plan`, when
+    the caller has already shown it (`plan`), saves asking the Hub a second time."""
+    _refuse_offline(repo_id)
+    if the_plan is None:
+        the_plan = plan(repo_id, revision=revision, endpoint=endpoint, token=token)
+    elif the_plan.repo_id != repo_id:
+        raise ValueError(f"the plan given is for {the_plan.repo_id}, not {repo_id}")
     cache = Path(cache_dir) if cache_dir is not None else hf_cache_dir()
     storage = cache / ("models--" + repo_id.replace("/", "--"))
     snapshot = storage / "snapshots" / the_plan.commit
     tracker = _Tracker(repo_id, the_plan, storage, on_progress, cancelled or (lambda: False))
     _check_space(storage, the_plan.total_bytes - tracker.done)
     marker = _marker_path(cache, repo_id)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    _write_json(marker, {"repo_id": repo_id, "commit": the_plan.commit, "cache": str(cache),
-                         "snapshot": str(snapshot), "started": time.time()})
     try:
+        # The marker first: whatever fails after it (a full disk included), the snapshot is
+        # known to be unfinished and is never listed as a model.
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(marker, {"repo_id": repo_id, "commit": the_plan.commit, "cache": str(cache),
+                             "snapshot": str(snapshot), "started": time.time()})
         for f in the_plan.files:
             _fetch(the_plan, f, storage, snapshot, tracker, endpoint, token)
+        ref = storage / "refs" / (revision or "main")
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        _write_text(ref, the_plan.commit)  # now, and only now, the snapshot is the model
     except OSError as exc:
         raise _os_error(exc, storage) from None
-    ref = storage / "refs" / (revision or "main")
-    ref.parent.mkdir(parents=True, exist_ok=True)
-    _write_text(ref, the_plan.commit)  # now, and only now, the snapshot is the model
     marker.unlink(missing_ok=True)
     tracker.emit(force=True)
     return snapshot
@@ -227,7 +239,7 @@ def _fetch(the_plan: Plan, f: RemoteFile, storage: Path, snapshot: Path, tracker
         headers = build_hf_headers(token=token)
         if meta.location != url and "://" in meta.location and meta.location.split("/")[2] != url.split("/")[2]:
             headers.pop("authorization", None)  # a signed CDN address takes no token
-        with open(partial, "ab") as out, _hub_errors(the_plan.repo_id, endpoint):
+        with open(partial, "ab") as out, _hub_errors(the_plan.repo_id, endpoint), _chunks(CHUNK_BYTES):
             http_get(meta.location or url, _CheckedWriter(out, tracker), resume_size=resume, headers=headers,
                      expected_size=f.size, displayed_filename=f.path, tqdm_class=_Silent)
             out.flush()
@@ -259,6 +271,19 @@ def _verify(partial: Path, f: RemoteFile, repo_id: str) -> None:
         partial.unlink(missing_ok=True)
         raise DownloadError(f"{f.path} of {repo_id} arrived corrupted (its checksum does not match the Hub's); "
                             "the damaged file was deleted: pull again to fetch it anew")
+
+
+@contextlib.contextmanager
+def _chunks(size: int):
+    """http_get's read size (a module constant it reads at each call), for the call's duration."""
+    from huggingface_hub import constants
+
+    saved = constants.DOWNLOAD_CHUNK_SIZE
+    constants.DOWNLOAD_CHUNK_SIZE = min(saved, size)
+    try:
+        yield
+    finally:
+        constants.DOWNLOAD_CHUNK_SIZE = saved
 
 
 class _Silent:
@@ -443,9 +468,13 @@ class _hub_errors:
             message = f"{where} refused access to {rid} ({exc.response.status_code}): log in with `hf auth login`"
         elif isinstance(exc, HfHubHTTPError):
             message = f"{where} answered with an error for {rid}: {str(exc).splitlines()[0]}; try again later"
-        elif isinstance(exc, (httpx2.TransportError, LocalEntryNotFoundError)):
+        elif isinstance(exc, (httpx2.ConnectError, httpx2.ConnectTimeout, LocalEntryNotFoundError)):
             message = (f"cannot reach {where} ({type(exc).__name__}): check your network connection. "
                        "What was downloaded is kept; pull again to resume")
+        elif isinstance(exc, httpx2.TransportError):
+            # Connected, then cut or stalled (http_get has already retried a few times).
+            message = (f"the connection to {where} was lost while downloading {rid} ({type(exc).__name__}); "
+                       "what arrived is kept: check your network and pull again to resume")
         elif isinstance(exc, OSError) and exc.errno is None and "Consistency check failed" in str(exc):
             message = (f"a file of {rid} arrived with the wrong size (the connection was cut?); "
                        "pull again to resume")

@@ -513,10 +513,11 @@ class RemovalPlan:
     paths: tuple[Path, ...]  # what gets deleted (a link only, for a linked import)
     size_bytes: int  # disk space freed
     used_by: int  # generations of the open project whose recipe names this model
+    used_ids: tuple = ()  # their ids, newest first (what the user can look up)
 
     def to_dict(self) -> dict:
         return {"model": self.model.to_dict(), "paths": [str(p) for p in self.paths],
-                "size_bytes": self.size_bytes, "used_by": self.used_by}
+                "size_bytes": self.size_bytes, "used_by": self.used_by, "used_ids": list(self.used_ids)}
 
 
 def find(ref: str, project_root: Path | None = None) -> ModelInfo:
@@ -544,7 +545,9 @@ def plan_removal(ref: str, project=None) -> RemovalPlan:
         paths, size = (info.path.parent / info.path.name,), 0
     else:
         paths, size = (info.path,), info.size_bytes
-    return RemovalPlan(model=info, paths=paths, size_bytes=size, used_by=_used_by(info, project))
+    users = _users(info, project)
+    return RemovalPlan(model=info, paths=paths, size_bytes=size, used_by=len(users),
+                       used_ids=tuple(getattr(g, "id", g) for g in users))
 
 
 def remove(plan: RemovalPlan, force: bool = False) -> int:
@@ -558,14 +561,15 @@ def remove(plan: RemovalPlan, force: bool = False) -> int:
     return plan.size_bytes
 
 
-def _used_by(info: ModelInfo, project) -> int:
+def _users(info: ModelInfo, project) -> list:
+    """The open project's generations whose recipe names this model (by any of its names)."""
     if project is None:
-        return 0
+        return []
     names = {info.ref, str(info.path)}
     with contextlib.suppress(OSError):
         names.add(str(info.path.resolve()))
     recorded = [m for m in project.values("model") if m in names]
-    return len(project.query(model=recorded, include_trashed=True)) if recorded else 0
+    return list(project.query(model=recorded, include_trashed=True)) if recorded else []
 
 
 def _blob_size(repo: Path) -> int:
