@@ -79,7 +79,9 @@ def apply(samples, sample_rate: int, params: dict) -> tuple[np.ndarray, int, dic
         audio, measured = normalize_loudness(audio, sample_rate, params["loudness_lufs"])
         facts["loudness_before_lufs"] = round(measured, 3)
     if len(audio):
-        facts["peak_dbfs"] = round(float(20 * np.log10(max(float(np.abs(audio).max()), 1e-10))), 3)
+        # max and -min: the same peak as abs().max() without a clip-sized temporary.
+        peak = max(float(audio.max()), -float(audio.min()))
+        facts["peak_dbfs"] = round(float(20 * np.log10(max(peak, 1e-10))), 3)
     return np.ascontiguousarray(audio, dtype=np.float32), int(sample_rate), facts
 
 
