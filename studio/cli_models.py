@@ -6,6 +6,7 @@
     assetsmith models convert PATH [--out DEST]
     assetsmith models remove REF [--force] [--dry-run] [--project DIR]
     assetsmith models offline [on|off]
+    assetsmith models folders [add|remove FOLDER]
 
 Results go to stdout as JSON (a table for `list` without --json); progress and what is about
 to happen go to stderr. A pull stopped by Ctrl-C keeps what arrived: the same command resumes
@@ -58,10 +59,15 @@ def add_parser(sub) -> None:
     off = verbs.add_parser("offline", help="show or set offline mode (no network call at all)")
     off.add_argument("state", nargs="?", choices=("on", "off"))
 
+    folders = verbs.add_parser("folders", help="show, add or remove your own model folders (an AUTOMATIC1111 "
+                               "or ComfyUI models/ folder), searched in place, never copied")
+    folders.add_argument("action", nargs="?", choices=("add", "remove"))
+    folders.add_argument("folder", nargs="?", type=Path, metavar="FOLDER")
+
 
 def cmd_models(args) -> int:
     return {"list": _list, "pull": _pull, "import": _import, "convert": _convert, "remove": _remove,
-            "offline": _offline}[args.models_command](args)
+            "offline": _offline, "folders": _folders}[args.models_command](args)
 
 
 def _list(args) -> int:
@@ -248,6 +254,24 @@ def _offline(args) -> int:
     state = "on" if settings.offline() else "off"
     note = f" ({settings.OFFLINE_ENV}={env} decides, whatever the preference says)" if env else ""
     print(f"offline mode: {state}{note}")
+    return EXIT_OK
+
+
+def _folders(args) -> int:
+    from studio import settings
+    from studio.cli import EXIT_OK, BadInput
+
+    if args.action and args.folder is None:
+        raise BadInput(f"models folders {args.action} needs a FOLDER")
+    if args.action == "add":
+        try:
+            settings.add_model_folder(args.folder)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+    elif args.action == "remove":
+        settings.remove_model_folder(args.folder)
+    for folder in settings.model_folders():
+        print(f"{folder}{'' if folder.is_dir() else '  (missing)'}")
     return EXIT_OK
 
 

@@ -299,3 +299,17 @@ def test_remove_without_project_a_link_and_refusals(env, tmp_path, capsys):
     assert code == 2 and "your own model folder" in err and f.is_file()
     code, _, err = run_cli(capsys, "remove", str(f), "--project", tmp_path / "missing")
     assert code == 2 and "no project at" in err and not (tmp_path / "missing").exists()
+
+
+def test_folders_add_list_and_remove_an_a1111_folder(env, tmp_path, capsys):
+    a1111 = tmp_path / "stable-diffusion-webui" / "models" / "Stable-diffusion"
+    write_safetensors(a1111 / "dreamshaper.safetensors", ["model.diffusion_model.x", "cond_stage_model.transformer.y"])
+    code, out, err = run_cli(capsys, "folders", "add", a1111.parent)
+    assert code == 0 and out.strip() == str(a1111.parent.resolve()), err
+    code, out, _ = run_cli(capsys, "list", "--json")
+    (found,) = [m for m in json.loads(out) if m["path"] == str((a1111 / "dreamshaper.safetensors").resolve())]
+    assert "diffusion" in found["engines"]  # found in place, not copied
+    code, _, err = run_cli(capsys, "folders", "add", tmp_path / "nowhere")
+    assert code == 2 and "is not a folder" in err
+    code, out, _ = run_cli(capsys, "folders", "remove", a1111.parent)
+    assert code == 0 and out.strip() == ""
