@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import gc
 import re
-from importlib import metadata
 
 LIBRARIES = ("torch", "diffusers", "transformers", "peft", "accelerate", "assetsmith")
 
 
 def resolve(device: str = "auto") -> str:
     """"auto" picks CUDA, then Apple's MPS, then the CPU; an explicit device must exist."""
+    if device == "cpu":
+        return device  # no torch import for it
     import torch
 
     if device == "auto":
@@ -18,8 +19,6 @@ def resolve(device: str = "auto") -> str:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return "mps"
         return "cpu"
-    if device == "cpu":
-        return device
     if re.fullmatch(r"cuda(:\d+)?", device):
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r} is not available: no CUDA GPU was found (use cpu or auto)")
@@ -61,6 +60,8 @@ def set_threads(n: int) -> None:
 
 
 def versions() -> dict[str, str]:
+    from importlib import metadata
+
     found = {}
     for name in LIBRARIES:
         try:

@@ -17,7 +17,6 @@ from engines.api import ParamError, Request, describe
 from studio import cli_models, cli_train, models
 from studio.project import Project, ProjectError
 
-COMMANDS = ("generate", "remake", "show", "list", "engines", "export", "train", "models")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 

@@ -192,10 +192,13 @@ class JobRunner:
         engine_request = engine_request.replace(seed=request.seed, model=model.ref)
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ParamError(f"threads must be a whole number of at least 1, got {threads!r}")
-        try:
-            device = devices.resolve(device)
-        except ValueError as exc:
-            raise ParamError(str(exc)) from None
+        # "auto" is resolved by its worker: finding it imports torch, which must not stall
+        # the caller (a window's GUI thread); an explicit device is checked now.
+        if device != "auto":
+            try:
+                device = devices.resolve(device)
+            except ValueError as exc:
+                raise ParamError(str(exc)) from None
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job runner is shut down")
@@ -292,8 +295,9 @@ class JobRunner:
             # The CPU thread count changes the bits: a re-make runs with the recorded one.
             threads = job.threads or self._default_threads
             devices.set_threads(threads)
-            job.runtime = self._runtime(job, threads)
-            engine = self.cache.get(engine_cls, job.model.path, job.device)
+            device = devices.resolve(job.device)  # the queue's device; "auto" found on this thread
+            job.runtime = self._runtime(job, threads, device)
+            engine = self.cache.get(engine_cls, job.model.path, device)
             engine.generate(job.engine_request or job.request, _JobEvents(self, job))
         except Cancelled:
             self._end(job, "cancelled")
@@ -304,10 +308,10 @@ class JobRunner:
         else:
             self._end(job, "finished")
 
-    def _runtime(self, job: Job, threads: int) -> dict:
+    def _runtime(self, job: Job, threads: int, device: str) -> dict:
         """What the recipe records about where and how the job ran."""
         return {
-            "device": job.device,
+            "device": device,
             "threads": threads,
             "versions": devices.versions(),
             "model_hash": models.content_hash(job.model.path),

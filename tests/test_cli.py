@@ -264,3 +264,14 @@ def test_every_diffusion_mode_is_remade_identically(capsys, tmp_path, tiny_sd, m
     result = generate(capsys, tmp_path / "P", model, *extra)
     code, out, err = run_cli(capsys, "remake", result["generation_id"], "--project", tmp_path / "P")
     assert code == 0 and json.loads(out)["identical"] is True, err
+
+
+def test_the_launcher_knows_every_sub_command():
+    """`assetsmith X` goes to the CLI when X is one of studio.COMMANDS, else opens the window."""
+    import argparse
+
+    from studio import COMMANDS
+    from studio.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) == set(COMMANDS)

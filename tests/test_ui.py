@@ -343,3 +343,21 @@ def test_labeled_slider_and_collapsible(qtbot):
     assert not section.isExpanded() and not section.content().isVisible()
     section.header.click()
     assert section.isExpanded() and section.content().isVisible()
+
+
+def test_qt_calls_keep_none_alive(qtbot):
+    """PySide6 6.12.0 dropped a reference to None on every Qt call that returns nothing; on
+    Python 3.11 a long session then died deallocating None. The pinned Qt must not."""
+    import sys
+
+    from PySide6.QtWidgets import QComboBox, QLabel
+
+    label, combo = QLabel(), QComboBox()
+    qtbot.addWidget(label)
+    qtbot.addWidget(combo)
+    combo.addItem("any", None)
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        label.setText("x")
+        combo.currentData()
+    assert sys.getrefcount(None) >= before - 10

@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths
+from PySide6.QtCore import QEvent, QObject, QStandardPaths, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from studio.project import Project, ProjectError
@@ -45,9 +46,37 @@ def start_project(settings) -> Path:
     return default_project()
 
 
+class ScreenshotOnFirstPaint(QObject):
+    """Once the window has painted: the time since the process started on stdout, the
+    window saved as a PNG, then quit."""
+
+    def __init__(self, window, path: Path):
+        super().__init__(window)
+        self.window, self.path, self.done = window, path, False
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Paint and not self.done:
+            self.done = True
+            QTimer.singleShot(0, self.finish)  # after this paint has reached the screen
+        return False
+
+    def finish(self) -> None:
+        import psutil
+
+        started = psutil.Process().create_time()
+        print(f"first paint {time.time() - started:.3f} s after the process started", flush=True)
+        if not self.window.grab().save(str(self.path)):
+            print(f"could not save {self.path}", file=sys.stderr)
+        self.window.close()
+
+
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="assetsmith", description="Open the Assetsmith window.")
     parser.add_argument("--project", type=Path, help="project folder (created when missing)")
+    parser.add_argument("--tab", help="the tab to show first (Image, Text, Gallery …)")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG",
+                        help="save a picture of the window once it is painted, print how long the start "
+                             "took, and quit (for docs, checks and the startup benchmark)")
     args, qt_args = parser.parse_known_args(argv)
     app = QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("Assetsmith")
@@ -72,6 +101,10 @@ def run(argv: list[str]) -> int:
         window = MainWindow(project)
         window.project_requested.connect(switch)
         state["window"], state["project"] = window, project
+        if args.tab:
+            window.show_tab(args.tab)
+        if args.screenshot:
+            window.installEventFilter(ScreenshotOnFirstPaint(window, args.screenshot))
         window.show()
 
     def switch(path: str) -> None:

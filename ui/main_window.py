@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import psutil
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication, QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
-    QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
-from superqt.utils import create_worker
 
 from engines import devices
 from studio.jobs import JobRunner
@@ -24,13 +24,17 @@ from studio.metadata import MetadataError, read_recipe
 from studio.project import Project
 from ui import theme
 from ui.bridge import JobBridge
-from ui.gallery import Gallery
 from ui.queue_panel import QueuePanel
 from ui.thumb_loader import ThumbLoader
+from ui.worker import Worker
 from ui.workspace import Workspace
 
-WORKSPACES = (("Image", "diffusion"), ("Text", "causal-lm"))
+# A tuple of engines: one workspace with an engine choice (audio: music or voice).
+WORKSPACES = (("Image", "diffusion"), ("Text", "causal-lm"), ("Audio", ("musicgen", "speech")))
 RECENT_MAX = 8
+
+if TYPE_CHECKING:
+    from ui.gallery import Gallery
 
 
 class MainWindow(QMainWindow):
@@ -47,19 +51,18 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks)
         self.loader = ThumbLoader(project.root, parent=self)  # one thumbnail thread for every view
+        # Each tab is built the first time it is shown (or asked for): the window paints
+        # sooner, and the Train tab's plotting library loads only when training is wanted.
         self.tabs = QTabWidget(documentMode=True)
-        self.workspaces: dict[str, Workspace] = {}
-        for title, engine in WORKSPACES:
-            workspace = Workspace(engine, project, self.runner, self.bridge, self.loader)
-            workspace.message.connect(self.say)
-            self.workspaces[title.lower()] = workspace
-            self.tabs.addTab(workspace, title)
-        self.gallery = Gallery(project, self.runner, self.bridge, self.loader)
-        self.gallery.message.connect(self.say)
-        self.gallery.recipe_chosen.connect(lambda recipe: self.restore_recipe(recipe, "the gallery"))
-        self.gallery.init_image_chosen.connect(self.use_as_init_image)
-        self.tabs.addTab(self.gallery, "Gallery")
+        self.workspaces: dict[str, Workspace] = {}  # the generation tabs built so far, by lower-case title
+        self._builders: dict[QWidget, Callable[[], QWidget]] = {}
+        for title, engines in WORKSPACES:
+            self._add_tab(title, lambda t=title, e=engines: self._build_workspace(t, e))
+        self._add_tab("Train", self._build_train)
+        self._add_tab("Gallery", self._build_gallery)
         self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0)))
+        self._materialise(self.tabs.currentIndex())
+        self.tabs.currentChanged.connect(self._materialise)
         self.setCentralWidget(self.tabs)
         self.queue = QueuePanel(self.runner, self.bridge)
         self.queue_dock = QDockWidget("Queue", self, objectName="queue")
@@ -92,11 +95,13 @@ class MainWindow(QMainWindow):
                       QLabel(f"project: {self.project.root}", toolTip="The project folder")):
             self.statusBar().addPermanentWidget(label)
         # Finding the device imports torch (seconds): off this thread, which also warms the
-        # import up so the first Generate does not stall the window.
-        self._device_worker = create_worker(devices.resolve, "auto", _start_thread=False)
+        # import up so the first Generate does not stall the window. It starts once the window
+        # has painted: an import holds Python's lock much of the time and would slow the start.
+        self._device = ""  # set when the worker has found it
+        self._device_worker = Worker(devices.resolve, "auto")
         self._device_worker.returned.connect(self._show_device)
         self._device_worker.errored.connect(self._show_device)
-        self._device_worker.start()
+        self._painted = False
         self._process = psutil.Process()
         self._memory_timer = QTimer(self, interval=2000)
         self._memory_timer.timeout.connect(self._update_memory)
@@ -108,6 +113,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Open or create project…", QKeySequence.Open, self.choose_project)
         self.recent_menu = file_menu.addMenu("Recent projects")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addAction("Models…", QKeySequence("Ctrl+M"), self.show_models)
         file_menu.addSeparator()
         file_menu.addAction("Quit", QKeySequence.Quit, self.close)
         view = self.menuBar().addMenu("&View")
@@ -123,6 +129,18 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("Keyboard shortcuts", QKeySequence.HelpContents, self.show_shortcuts)
 
+    def show_models(self):
+        """The Models dialog (not modal: a download goes on while you work)."""
+        from ui.models_dialog import ModelsDialog
+
+        if getattr(self, "models_dialog", None) is None:
+            self.models_dialog = ModelsDialog(self.project, parent=self)
+        elif not self.models_dialog.isVisible():
+            self.models_dialog.refresh()
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        return self.models_dialog
+
     def _build_shortcuts(self) -> list[tuple[str, str]]:
         """Every shortcut once, here; the help dialog lists this table."""
         table = []
@@ -136,29 +154,108 @@ class MainWindow(QMainWindow):
         add("Esc", "Cancel this workspace's jobs (in the gallery or queue: all jobs)", self.cancel)
         add("Ctrl+D", "New seed (dice); in the gallery: make the selected one again with a new seed", self.new_seed)
         add("Ctrl+R", "Re-make the selected output and say whether it is identical", self.remake)
-        add("F", "Favorite the selected outputs", self.gallery.toggle_favorite, self.gallery.view, Qt.WidgetShortcut)
-        add("Del", "Delete the selected outputs (to the project's trash)", self.gallery.delete_selected,
-            self.gallery.view, Qt.WidgetShortcut)
-        add("Ctrl+C", "Copy the selected output's recipe", self.gallery.copy_recipe, self.gallery.view,
-            Qt.WidgetShortcut)
+        # The gallery's own keys are made with the gallery (_build_gallery); listed here.
+        table += [("F", "In the gallery: favorite the selected outputs"),
+                  (QKeySequence("Del").toString(QKeySequence.NativeText),
+                   "In the gallery: delete the selected outputs (to the project's trash)"),
+                  (QKeySequence("Ctrl+C").toString(QKeySequence.NativeText),
+                   "In the gallery: copy the selected output's recipe")]
         for i in range(self.tabs.count()):
             add(f"Ctrl+{i + 1}", f"Show {self.tabs.tabText(i)}", lambda i=i: self.tabs.setCurrentIndex(i))
-        table += [(QKeySequence(QKeySequence.Open).toString(QKeySequence.NativeText), "Open or create a project"),
+        table += [(QKeySequence("Ctrl+M").toString(QKeySequence.NativeText), "Models: find, download, import, remove"),
+                  (QKeySequence(QKeySequence.Open).toString(QKeySequence.NativeText), "Open or create a project"),
                   (QKeySequence(QKeySequence.HelpContents).toString(QKeySequence.NativeText), "This list")]
         return table
 
-    # -- the parts ------------------------------------------------------------------------
+    # -- the parts, built when first needed -------------------------------------------------
+    def _add_tab(self, title: str, build: Callable[[], QWidget]) -> None:
+        placeholder = QWidget()
+        self._builders[placeholder] = build
+        self.tabs.addTab(placeholder, title)
+
+    def _materialise(self, index: int) -> QWidget:
+        """The widget of tab `index`, built now if it has not been."""
+        placeholder = self.tabs.widget(index)
+        build = self._builders.pop(placeholder, None)
+        if build is None:
+            return placeholder
+        widget = build()
+        current, title = self.tabs.currentIndex(), self.tabs.tabText(index)
+        self.tabs.blockSignals(True)  # the swap is not a change of tab
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, widget, title)
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        placeholder.deleteLater()
+        return widget
+
+    def _index(self, title: str) -> int:
+        return [self.tabs.tabText(i).lower() for i in range(self.tabs.count())].index(title.lower())
+
+    def tab(self, title: str) -> QWidget:
+        return self._materialise(self._index(title))
+
+    def _built(self, title: str) -> QWidget | None:
+        widget = self.tabs.widget(self._index(title))
+        return None if widget in self._builders else widget
+
+    def _build_workspace(self, title: str, engines) -> Workspace:
+        workspace = Workspace(engines, self.project, self.runner, self.bridge, self.loader)
+        workspace.message.connect(self.say)
+        self.workspaces[title.lower()] = workspace
+        return workspace
+
+    def _build_train(self) -> QWidget:
+        from ui.train_workspace import TrainWorkspace
+
+        train = TrainWorkspace(self.project, self.workspaces)  # a finished model goes to the tab of its engine
+        train.message.connect(self.say)
+        return train
+
+    def _build_gallery(self) -> Gallery:
+        from ui.gallery import Gallery
+
+        gallery = Gallery(self.project, self.runner, self.bridge, self.loader)
+        gallery.message.connect(self.say)
+        gallery.recipe_chosen.connect(lambda recipe: self.restore_recipe(recipe, "the gallery"))
+        gallery.init_image_chosen.connect(self.use_as_init_image)
+        for keys, slot in (("F", gallery.toggle_favorite), ("Del", gallery.delete_selected),
+                           ("Ctrl+C", gallery.copy_recipe)):
+            QShortcut(QKeySequence(keys), gallery.view, activated=slot, context=Qt.WidgetShortcut)
+        return gallery
+
     @property
     def image(self) -> Workspace:
-        return self.workspaces["image"]
+        return self.tab("Image")
 
     @property
     def text(self) -> Workspace:
-        return self.workspaces["text"]
+        return self.tab("Text")
+
+    @property
+    def audio(self) -> Workspace:
+        return self.tab("Audio")
+
+    @property
+    def train(self):
+        return self.tab("Train")
+
+    @property
+    def gallery(self) -> Gallery:
+        return self.tab("Gallery")
 
     def current(self) -> Workspace | None:
         widget = self.tabs.currentWidget()
         return widget if isinstance(widget, Workspace) else None
+
+    def show_tab(self, title: str) -> bool:
+        """Bring the tab of that title (any case) to the front."""
+        titles = [self.tabs.tabText(i).replace("&", "").lower() for i in range(self.tabs.count())]
+        if title.lower() not in titles:
+            self.say(f"there is no {title!r} tab; the tabs are {', '.join(titles)}")
+            return False
+        self.tabs.setCurrentIndex(titles.index(title.lower()))
+        return True
 
     def say(self, text: str, ms: int = 5000) -> None:
         self.statusBar().showMessage(text, ms)
@@ -177,11 +274,11 @@ class MainWindow(QMainWindow):
     def new_seed(self) -> None:
         if self.current() is not None:
             self.current().roll_seed()
-        elif self.tabs.currentWidget() is self.gallery:
+        elif self.tabs.currentWidget() is self._built("gallery"):
             self.gallery.new_seed()
 
     def remake(self) -> None:
-        if self.tabs.currentWidget() is self.gallery:
+        if self.tabs.currentWidget() is self._built("gallery"):
             self.gallery.remake()
 
     def use_as_init_image(self, path: str) -> None:
@@ -232,12 +329,15 @@ class MainWindow(QMainWindow):
             self.device_label.setToolTip(str(device))
         else:
             self.device_label.setText(f"device: {device}")
+            self._device = device
 
     def _update_memory(self) -> None:
         text = f"RAM {self._process.memory_info().rss / 2**30:.1f} GB"
-        torch = sys.modules.get("torch")  # only if an engine has loaded it: never imported here
-        if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-            text += f" · GPU {torch.cuda.memory_allocated() / 2**30:.1f} GB"
+        # Only once the device is known: until then torch may be half-imported on the worker.
+        if self._device.startswith("cuda"):
+            torch = sys.modules["torch"]
+            if torch.cuda.is_initialized():
+                text += f" · GPU {torch.cuda.memory_allocated() / 2**30:.1f} GB"
         self.memory_label.setText(text)
 
     def _update_queue_label(self) -> None:
@@ -257,12 +357,13 @@ class MainWindow(QMainWindow):
 
     def restore_recipe(self, recipe: dict, source: str) -> bool:
         engine = recipe.get("engine")
-        title = next((t.lower() for t, e in WORKSPACES if e == engine), None)
+        title = next((t for t, engines in WORKSPACES if engine in _engine_names(engines)), None)
         if title is None:
             self.say(f"{source} was made by the {engine!r} engine, which has no workspace here yet", 15000)
             return False
-        self.tabs.setCurrentWidget(self.workspaces[title])
-        skipped = self.workspaces[title].apply_recipe(recipe)
+        workspace = self.tab(title)
+        self.tabs.setCurrentWidget(workspace)
+        skipped = workspace.apply_recipe(recipe)
         note = f" (not used: {', '.join(skipped)})" if skipped else ""
         self.say(f"Settings restored from {source}{note}", 15000)
         return True
@@ -278,18 +379,33 @@ class MainWindow(QMainWindow):
                 return
 
     # -- closing --------------------------------------------------------------------------
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Paint and not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, lambda: self._shut_down or self._device_worker.start())  # after this paint
+        return super().event(event)
+
     def shutdown(self) -> None:
         """Stop listening, cancel every job and wait for the workers (a running step
         finishes first). Safe to call twice: on close, and again when the app quits."""
         if self._shut_down:
             return
         self._shut_down = True
+        if self._built("train") is not None:
+            self.train.shutdown()  # the trainer saves a checkpoint and stops
         self.bridge.close()
         self.runner.shutdown()
         self.loader.close()
-        self.gallery.close_project()  # a filter typed just before closing must not query a closed project
+        if self._built("gallery") is not None:
+            self.gallery.close_project()  # a filter typed just before closing must not query a closed project
+        # The device worker may still be importing torch: an import cut off by the interpreter's
+        # exit fails loudly, so a window closed right after it opened waits for it.
+        QThreadPool.globalInstance().waitForDone(60_000)
 
     def closeEvent(self, event) -> None:
+        if not self._shut_down and self._built("train") is not None and not self.train.confirm_close():
+            event.ignore()
+            return
         live = self.queue.live()
         if live and not self._shut_down:
             answer = QMessageBox.question(
@@ -305,6 +421,10 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/tab", self.tabs.currentIndex())
         self.shutdown()
         super().closeEvent(event)
+
+
+def _engine_names(engines) -> tuple[str, ...]:
+    return (engines,) if isinstance(engines, str) else tuple(engines)
 
 
 def recent_projects(settings: QSettings) -> list[str]:

@@ -1,7 +1,9 @@
 """One workspace per modality: the same form, queue and history around any engine.
 
 Everything engine-specific comes from the engine's schema (ParamForm); what differs by
-modality is only how an output is shown: an image view and thumbnails, or text.
+modality is only how an output is shown: an image view and thumbnails, text, or a waveform.
+A workspace may offer several engines of its modality (audio: music or voice); a combo at
+the top of the form picks one and shows that engine's parameters.
 """
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import random
 from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QMessageBox, QPlainTextEdit,
-    QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget,
+    QComboBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QMessageBox,
+    QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
+    QToolButton, QVBoxLayout, QWidget,
 )
 
 from engines import registry
@@ -31,7 +34,12 @@ PLACEHOLDERS = {
               "What to make: a red potion, game icon, pixel art"),
     "text": ("a transformers model folder or a hub id in your Hugging Face cache",
              "What to write: 12 names for healing potions, as a numbered list"),
+    "musicgen": ("a MusicGen folder or a hub id in your Hugging Face cache",
+                 "What to make: calm chiptune loop, 90 bpm / wooden door creaks open"),
+    "speech": ("a VITS (MMS-TTS) folder or a hub id in your Hugging Face cache",
+               "The line to speak: Welcome, traveller. The inn is just ahead."),
 }
+ENGINE_TITLES = {"musicgen": "Music & sound effects", "speech": "Voice lines"}
 
 
 class ImageView(QLabel):
@@ -79,11 +87,15 @@ class ImageView(QLabel):
 class Workspace(QWidget):
     message = Signal(str, int)  # text for the status bar, milliseconds
 
-    def __init__(self, engine_name: str, project: Project, runner: JobRunner, bridge: JobBridge,
-                 loader: ThumbLoader | None = None, parent: QWidget | None = None):
+    def __init__(self, engine_name: str | tuple[str, ...], project: Project, runner: JobRunner,
+                 bridge: JobBridge, loader: ThumbLoader | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.loader = loader or ThumbLoader(project.root, parent=self)
-        self.engine = registry.get(engine_name)
+        names = (engine_name,) if isinstance(engine_name, str) else tuple(engine_name)
+        self.engines = [registry.get(name) for name in names]
+        self.engine_names = names
+        self.engine = self.engines[0]
+        self._model_texts: dict[str, str] = {}  # what was typed per engine, kept across switches
         self.modality = self.engine.modality
         self.project, self.runner, self.bridge = project, runner, bridge
         self.settings = QSettings()
@@ -94,21 +106,34 @@ class Workspace(QWidget):
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
-        model_hint, prompt_hint = PLACEHOLDERS.get(self.modality, ("a model folder", "What to make"))
+        model_hint, prompt_hint = self._placeholders()
         labels: list[QLabel] = []
         controls = QWidget()
         column = QVBoxLayout(controls)
         column.setContentsMargins(8, 8, 8, 8)
         form = QFormLayout()
         column.addLayout(form)
+        self.engine_choice = QComboBox(toolTip="Which engine makes the next generation")
+        for name in self.engine_names:
+            self.engine_choice.addItem(ENGINE_TITLES.get(name, name), name)
+        if len(self.engines) > 1:
+            form.addRow(_label("Engine", labels), self.engine_choice)
         column.addStretch(1)  # spare height goes below the form, not between its rows
         self.model = QLineEdit(self.settings.value(f"{self.engine.name}/model", "", str), placeholderText=model_hint)
-        browse = QPushButton("Browse…", toolTip="Choose a model folder")
-        browse.clicked.connect(self._browse_model)
+        browse = QToolButton(text="…", toolTip="Choose a model folder or a single .safetensors file",
+                             popupMode=QToolButton.InstantPopup)
+        browse.addAction("Model folder…", self._browse_model)
+        browse.addAction("Single .safetensors file…", self._browse_model_file)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(browse)
         form.addRow(_label("Model", labels), model_row)
+        more = QPushButton("Get more models…", toolTip="Find, download or import models for this engine")
+        more.clicked.connect(self.get_more_models)
+        more_row = QHBoxLayout()
+        more_row.addWidget(more)
+        more_row.addStretch(1)
+        form.addRow("", more_row)
         self.prompt = QPlainTextEdit(placeholderText=prompt_hint)
         self.prompt.setFixedHeight(90)
         self.negative = QPlainTextEdit(placeholderText="What to avoid (negative prompt)")
@@ -121,9 +146,9 @@ class Workspace(QWidget):
         self.seed = QLineEdit("0", placeholderText="seed")
         self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}")))
         # Locked: every generation uses this seed; unlocked: each gets a new random one.
-        self.lock_seed = QToolButton(text="🔒", checkable=True, checked=False,
+        self.lock_seed = QToolButton(text="Lock", checkable=True, checked=False,
                                      toolTip="Lock the seed (unlocked: a new random seed each time)")
-        dice = QToolButton(text="🎲", toolTip="A new random seed (Ctrl+Shift+S)")
+        dice = QToolButton(text="⚄", toolTip="A new random seed (Ctrl+Shift+S)")
         dice.clicked.connect(self.roll_seed)
         self.reuse_seed = QToolButton(text="↺", toolTip="Reuse the last generation's seed", enabled=False)
         self.reuse_seed.clicked.connect(self.reuse_last_seed)
@@ -137,12 +162,18 @@ class Workspace(QWidget):
         form.addRow(_label("Seed", labels), seed_row)
         self.count = QSpinBox(minimum=1, maximum=100, value=1)
         form.addRow(_label("Count", labels), self.count)
-        self.params = ParamForm(self.engine.params)
+        # One form per engine, stacked: switching engines keeps what was set in each.
+        self.forms = [ParamForm(engine.params) for engine in self.engines]
+        self.params = self.forms[0]
+        self.form_stack = QStackedWidget()
+        for params in self.forms:
+            self.form_stack.addWidget(params)
         form.addRow(_heading("Parameters"))
-        form.addRow(self.params)
+        form.addRow(self.form_stack)
         # The form's labels and the parameters' labels in one column.
-        width = max(label.sizeHint().width() for label in labels + self.params.labels)
-        for label in labels + self.params.labels:
+        all_labels = labels + [label for params in self.forms for label in params.labels]
+        width = max(label.sizeHint().width() for label in all_labels)
+        for label in all_labels:
             label.setMinimumWidth(width)
         self.generate_button = QPushButton("Generate", toolTip="Ctrl+Enter", default=True)
         self.generate_button.setMinimumHeight(34)
@@ -167,6 +198,9 @@ class Workspace(QWidget):
         actions.addLayout(buttons)
         actions.addWidget(self.progress)
         left_layout.addLayout(actions)
+        # The settings scroll only vertically, so the column must never be narrower than
+        # they are (or the splitter clips them on the right).
+        left.setMinimumWidth(controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
 
         self.view = ImageView()
         self.text = QPlainTextEdit(readOnly=True, placeholderText="The text appears here as it is written")
@@ -175,7 +209,14 @@ class Workspace(QWidget):
         center = QWidget()
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
-        center_layout.addWidget(self.view if self.modality == "image" else self.text, 1)
+        self.waveform = None
+        if self.modality == "audio":
+            from ui.waveform import WaveformView  # numpy and the audio player: only where clips are shown
+
+            self.waveform = WaveformView()
+            self.waveform.playback_failed.connect(lambda text: self.message.emit(text, 10000))
+        shown = {"image": self.view, "audio": self.waveform}.get(self.modality, self.text)
+        center_layout.addWidget(shown, 1)
         center_layout.addWidget(self.recipe)
 
         # The project's outputs of this modality: the gallery's model, virtualised, thumbnails
@@ -189,6 +230,10 @@ class Workspace(QWidget):
             self.history.setGridSize(QSize(THUMB + 12, THUMB + 22))
             self.history.setResizeMode(QListView.Adjust)
             self.history.setMovement(QListView.Static)
+        elif self.modality == "audio":
+            # The waveform thumbnail beside the prompt and duration, wrapped to the panel's width.
+            self.history.setWordWrap(True)
+            self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.history.setMinimumWidth(2 * THUMB + 40)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -207,6 +252,7 @@ class Workspace(QWidget):
         layout.addWidget(splitter)
 
     def _connect(self) -> None:
+        self.engine_choice.currentIndexChanged.connect(lambda i: self.set_engine(self.engine_names[i]))
         self.generate_button.clicked.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel_all)
         self.history.selectionModel().currentChanged.connect(self._show_item)
@@ -219,10 +265,47 @@ class Workspace(QWidget):
         b.failed.connect(self._on_failed)
 
     # -- actions --------------------------------------------------------------------------
+    def get_more_models(self):
+        """The Models dialog, filtered to this engine; the model picked there fills the field."""
+        from ui.models_dialog import ModelsDialog  # only when asked: it lists the disk
+
+        if getattr(self, "models_dialog", None) is None:  # one per workspace: a download outlives a close
+            self.models_dialog = ModelsDialog(self.project, engine=self.engine.name, choose=True, parent=self)
+            self.models_dialog.model_chosen.connect(self.model.setText)
+        else:
+            self.models_dialog.set_engine(self.engine.name)
+            self.models_dialog.refresh()
+        self.models_dialog.open()
+        return self.models_dialog
+
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.model.text())
         if folder:
             self.model.setText(folder)
+
+    def _browse_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", self.model.text(),
+                                              "Model files (*.safetensors)")
+        if path:
+            self.model.setText(path)
+
+    def set_engine(self, name: str) -> None:
+        """Make `name` (one of this workspace's engines) the one the form describes."""
+        if name == self.engine.name:
+            return
+        i = self.engine_names.index(name)
+        self._model_texts[self.engine.name] = self.model.text()
+        self.engine, self.params = self.engines[i], self.forms[i]
+        self.form_stack.setCurrentIndex(i)
+        if self.engine_choice.currentIndex() != i:
+            self.engine_choice.setCurrentIndex(i)
+        self.model.setText(self._model_texts.get(name, self.settings.value(f"{name}/model", "", str)))
+        self.model.setPlaceholderText(self._placeholders()[0])
+        self.prompt.setPlaceholderText(self._placeholders()[1])
+
+    def _placeholders(self) -> tuple[str, str]:
+        default = PLACEHOLDERS.get(self.modality, ("a model folder", "What to make"))
+        return PLACEHOLDERS.get(self.engine.name, default)
 
     def roll_seed(self) -> None:
         self.seed.setText(str(random.randint(0, SEED_MAX)))
@@ -282,6 +365,8 @@ class Workspace(QWidget):
             self.text.setPlainText(partial)  # the text so far, streamed
         elif getattr(partial, "ndim", 0) == 3:  # an RGB array (the latents, cheaply decoded)
             self.view.show_image(QPixmap.fromImage(numpy_image(partial)))
+        elif self.modality == "audio" and getattr(partial, "ndim", 0) == 2:  # (frames, channels) so far
+            self.waveform.show_preview(partial)
 
     def _on_end(self, job_id: int, state: str) -> None:
         if job_id not in self._jobs:
@@ -313,6 +398,8 @@ class Workspace(QWidget):
             return
         if self.modality == "image":
             self.view.show_image(QPixmap(str(rec.path)))
+        elif self.modality == "audio":
+            self.waveform.show_file(rec.path)
         elif rec.path.is_file():
             self.text.setPlainText(rec.path.read_text(encoding="utf-8"))
         self.recipe.setPlainText(recipe_text(rec))
@@ -324,6 +411,8 @@ class Workspace(QWidget):
         """Fill the form from a recipe (ours or AUTOMATIC1111's). Returns what could not be
         used, so the window can say so."""
         skipped = []
+        if recipe.get("engine") in self.engine_names:
+            self.set_engine(recipe["engine"])
         model = recipe.get("model")
         if model and not str(model).startswith("inputs/"):
             self.model.setText(str(model))

@@ -12,8 +12,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
 from engines import devices
 from engines.api import (
     SEED_MAX, Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch,
@@ -357,6 +355,8 @@ class DiffusionEngine:
         except torch.OutOfMemoryError:
             devices.empty_cache(self.device)
             raise EngineError(memory.oom_message(plan, params["width"], params["height"])) from None
+        import numpy as np
+
         data = np.asarray(image)
         recipe = request.replace(seed=seed, count=1, params=params).to_dict()
         recipe["runtime"] = {

@@ -1,7 +1,11 @@
 """Latent-space helpers for diffusion: cheap previews and variation noise."""
 from __future__ import annotations
 
-import numpy as np
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the window loads this module at start
+    import numpy as np
 
 # Linear maps from SD latents to RGB, fitted by the community (as ComfyUI and A1111 use them):
 # a preview costs one small matrix product instead of a VAE decode.
@@ -11,12 +15,18 @@ LATENT_RGB = {
 }
 
 
-_FACTORS = {family: np.asarray(f, dtype=np.float32) for family, f in LATENT_RGB.items()}
+@cache
+def _factors(family: str):
+    import numpy as np
+
+    return np.asarray(LATENT_RGB[family], dtype=np.float32)
 
 
 def preview(latents, family: str = "sd") -> np.ndarray:
     """An HxWx3 uint8 image at latent resolution (1/8 of the output), from the first latent."""
-    rgb = latents[0].detach().float().cpu().numpy().transpose(1, 2, 0) @ _FACTORS[family]
+    import numpy as np
+
+    rgb = latents[0].detach().float().cpu().numpy().transpose(1, 2, 0) @ _factors(family)
     return np.rint((np.clip(rgb, -1, 1) + 1) * 127.5).astype(np.uint8)
 
 

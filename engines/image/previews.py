@@ -8,8 +8,10 @@ TAESD gives a full-size picture for about 1 % of the VAE's cost; nothing is down
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: the window loads this module at start
+    import numpy as np
 
 from engines.image import latents
 

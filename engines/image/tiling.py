@@ -3,8 +3,10 @@ so the image wraps around (its right edge continues its left, its bottom its top
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 MODES = ("none", "x", "y", "xy")
 
@@ -45,6 +47,8 @@ def seam_score(image: np.ndarray, axis: str = "x") -> float:
     """How visible the wrap seam is: the mean difference across the wrap edge (last column to
     first) over that across the column boundaries beside it (rows for "y"). About 1: the seam
     is like any other boundary there; well above 1: a visible seam."""
+    import numpy as np
+
     a = image.astype(np.float64)
     if axis == "y":
         a = a.transpose(1, 0, *range(2, a.ndim))

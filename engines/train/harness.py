@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     args = parser.parse_args(argv)
     run_dir = args.run_dir.resolve()
+    if hasattr(os, "nice"):
+        os.nice(5)  # below the window that started it: training uses every core, the window stays quick
     try:
         config = read_config(run_dir)
     except ParamError as exc:
