@@ -9,7 +9,6 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -20,23 +19,11 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import lora_reference  # noqa: E402
+from bench_gan_train import TimedEmitter  # noqa: E402  (the harness's emitter, timing each step)
 from engines.tiny_models import build_tiny_sd  # noqa: E402
 from engines.train import harness  # noqa: E402
 
 BATCH, SIZE, RANK = 2, 64, 4
-
-
-class TimedEmitter(harness.Emitter):
-    """The harness's own emitter (it writes events.jsonl), noting when each step ended."""
-
-    def __init__(self, run_dir, run_id):
-        super().__init__(run_dir, run_id, stdout=None)
-        self.step_ends = []
-
-    def __call__(self, event, **fields):
-        if event == "step":
-            self.step_ends.append(time.perf_counter())
-        return super().__call__(event, **fields)
 
 
 def per_step(ends: list[float]) -> float:

@@ -146,7 +146,7 @@ class _ProgressLine:
         self._drawn = False
 
     def update(self, p) -> None:
-        from studio.downloads import human_size
+        from studio.downloads import human_duration, human_size
 
         now = time.monotonic()
         finished = p.done_bytes >= p.total_bytes
@@ -154,7 +154,7 @@ class _ProgressLine:
             return
         self._last = now
         percent = 100 * p.done_bytes / p.total_bytes if p.total_bytes else 100
-        eta = f"ETA {_duration(p.eta_s)}" if p.eta_s is not None and not finished else ""
+        eta = f"ETA {human_duration(p.eta_s)}" if p.eta_s is not None and not finished else ""
         line = (f"{p.repo_id}: {human_size(p.done_bytes)} / {human_size(p.total_bytes)} ({percent:.0f}%)  "
                 f"{human_size(p.speed_bps)}/s  {eta}  {p.file}")
         if self.tty:
@@ -169,15 +169,6 @@ class _ProgressLine:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def _import(args) -> int:

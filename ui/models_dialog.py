@@ -350,7 +350,7 @@ class ModelsDialog(QDialog):
 
     def _on_progress(self, p) -> None:
         self.progress.setValue(int(1000 * p.done_bytes / p.total_bytes) if p.total_bytes else 1000)
-        eta = f", about {_duration(p.eta_s)} left" if p.eta_s is not None and p.done_bytes < p.total_bytes else ""
+        eta = f", about {downloads.human_duration(p.eta_s)} left" if p.eta_s is not None and p.done_bytes < p.total_bytes else ""
         self.progress.setFormat(f"%p%  ·  {human_size(p.done_bytes)} of {human_size(p.total_bytes)}  ·  "
                                 f"{human_size(p.speed_bps)}/s{eta}")
         self.say(f"Downloading {p.repo_id}: {p.file}")
@@ -497,10 +497,3 @@ class ModelsDialog(QDialog):
         super().done(result)
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

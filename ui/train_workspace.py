@@ -29,7 +29,7 @@ from studio.project import Project
 from ui.param_form import ParamForm
 from ui.train_parts import Eta, EventReader, LossPlot, report_details, report_summary
 from ui.worker import Worker
-from ui.workspace import ImageView
+from ui.workspace import ImageView, form_label, heading
 
 ENGINES = (("GAN — sprites, icons, textures", "gan"), ("VAE — smooth variations", "vae"))
 RESUMABLE = ("stopped", "interrupted", "failed")
@@ -72,7 +72,7 @@ class TrainWorkspace(QWidget):
         self.engine = QComboBox(toolTip="What to train")
         for title, name in ENGINES:
             self.engine.addItem(title, name)
-        form.addRow(_label("Engine", labels), self.engine)
+        form.addRow(form_label("Engine", labels), self.engine)
         self.folder = QLineEdit(placeholderText="a folder of images (searched recursively)")
         browse = QPushButton("Browse…", toolTip="Choose the folder of images to learn from")
         browse.clicked.connect(self._browse)
@@ -83,9 +83,9 @@ class TrainWorkspace(QWidget):
         row.addWidget(self.folder, 1)
         row.addWidget(browse)
         row.addWidget(self.scan_button)
-        form.addRow(_label("Data", labels), row)
+        form.addRow(form_label("Data", labels), row)
         self.name = QLineEdit(placeholderText="e.g. sprites: the model becomes project:sprites")
-        form.addRow(_label("Model name", labels), self.name)
+        form.addRow(form_label("Model name", labels), self.name)
         self.forms = {name: ParamForm(schema.all_params(name)) for _, name in ENGINES}
         self.form_stack = QStackedWidget()
         for params in self.forms.values():
@@ -102,8 +102,8 @@ class TrainWorkspace(QWidget):
         resume_row.addWidget(self.runs, 1)
         resume_row.addWidget(refresh)
         resume_row.addWidget(self.resume_button)
-        form.addRow(_label("Continue", labels), resume_row)
-        form.addRow(_heading("Settings"))
+        form.addRow(form_label("Continue", labels), resume_row)
+        form.addRow(heading("Settings"))
         form.addRow(self.form_stack)
         all_labels = labels + [label for params in self.forms.values() for label in params.labels]
         width = max(label.sizeHint().width() for label in all_labels)
@@ -144,10 +144,10 @@ class TrainWorkspace(QWidget):
         center = QWidget()
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
-        center_layout.addWidget(_heading("Data report"))
+        center_layout.addWidget(heading("Data report"))
         center_layout.addWidget(self.report_summary)
         center_layout.addWidget(self.report)
-        center_layout.addWidget(_heading("Loss"))
+        center_layout.addWidget(heading("Loss"))
         center_layout.addWidget(self.plot, 1)
         self.sample = ImageView()
         self.sample.setText("Sample grids appear here as they are written")
@@ -156,7 +156,7 @@ class TrainWorkspace(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(_heading("Latest sample"))
+        right_layout.addWidget(heading("Latest sample"))
         right_layout.addWidget(self.sample, 1)
         right_layout.addWidget(self.sample_caption)
         splitter = QSplitter()
@@ -462,17 +462,3 @@ def _resume(root: Path, run_id: str):
                 pass  # a line cut short by a kill
     history = [e for e in history if e.get("event") != "started"]
     return training.TrainingProcess.resume(root, run_id), history, engine
-
-
-def _label(text: str, labels: list[QLabel]) -> QLabel:
-    label = QLabel(text)
-    labels.append(label)
-    return label
-
-
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    font = label.font()
-    font.setBold(True)
-    label.setFont(font)
-    return label

@@ -117,7 +117,7 @@ class Workspace(QWidget):
         for name in self.engine_names:
             self.engine_choice.addItem(ENGINE_TITLES.get(name, name), name)
         if len(self.engines) > 1:
-            form.addRow(_label("Engine", labels), self.engine_choice)
+            form.addRow(form_label("Engine", labels), self.engine_choice)
         column.addStretch(1)  # spare height goes below the form, not between its rows
         self.model = QLineEdit(self.settings.value(f"{self.engine.name}/model", "", str), placeholderText=model_hint)
         browse = QToolButton(text="…", toolTip="Choose a model folder or a single .safetensors file",
@@ -127,7 +127,7 @@ class Workspace(QWidget):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(browse)
-        form.addRow(_label("Model", labels), model_row)
+        form.addRow(form_label("Model", labels), model_row)
         more = QPushButton("Get more models…", toolTip="Find, download or import models for this engine")
         more.clicked.connect(self.get_more_models)
         more_row = QHBoxLayout()
@@ -139,9 +139,9 @@ class Workspace(QWidget):
         self.negative = QPlainTextEdit(placeholderText="What to avoid (negative prompt)")
         self.negative.setFixedHeight(50)
         if self.engine.takes_prompt:
-            form.addRow(_label("Prompt", labels), self.prompt)
+            form.addRow(form_label("Prompt", labels), self.prompt)
             if self.modality == "image":
-                form.addRow(_label("Negative", labels), self.negative)
+                form.addRow(form_label("Negative", labels), self.negative)
         # Seeds go up to 2**32 - 1, past what a QSpinBox holds: digits only, range-checked by Request.
         self.seed = QLineEdit("0", placeholderText="seed")
         self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}")))
@@ -159,16 +159,16 @@ class Workspace(QWidget):
         seed_row.addWidget(self.seed, 1)
         for button in (dice, self.lock_seed, self.reuse_seed):
             seed_row.addWidget(button)
-        form.addRow(_label("Seed", labels), seed_row)
+        form.addRow(form_label("Seed", labels), seed_row)
         self.count = QSpinBox(minimum=1, maximum=100, value=1)
-        form.addRow(_label("Count", labels), self.count)
+        form.addRow(form_label("Count", labels), self.count)
         # One form per engine, stacked: switching engines keeps what was set in each.
         self.forms = [ParamForm(engine.params) for engine in self.engines]
         self.params = self.forms[0]
         self.form_stack = QStackedWidget()
         for params in self.forms:
             self.form_stack.addWidget(params)
-        form.addRow(_heading("Parameters"))
+        form.addRow(heading("Parameters"))
         form.addRow(self.form_stack)
         # The form's labels and the parameters' labels in one column.
         all_labels = labels + [label for params in self.forms for label in params.labels]
@@ -238,7 +238,7 @@ class Workspace(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(_heading("History"))
+        right_layout.addWidget(heading("History"))
         right_layout.addWidget(self.history, 1)
 
         splitter = QSplitter()
@@ -438,13 +438,13 @@ class Workspace(QWidget):
         return skipped
 
 
-def _label(text: str, labels: list[QLabel]) -> QLabel:
+def form_label(text: str, labels: list[QLabel]) -> QLabel:
     label = QLabel(text)
     labels.append(label)
     return label
 
 
-def _heading(text: str) -> QLabel:
+def heading(text: str) -> QLabel:
     label = QLabel(text)
     font = label.font()
     font.setBold(True)
