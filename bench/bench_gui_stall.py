@@ -63,6 +63,18 @@ def wait_until(condition, timeout_s: float = 600) -> None:
         wait(0.05)
 
 
+def busy_and_idle(meter: StallMeter, start_work, wait_done) -> tuple[int, int, float]:
+    """The largest stall while the work runs, then while the window idles as long."""
+    start = time.perf_counter()
+    meter.start()
+    start_work()
+    wait_done()
+    busy_ms, busy_s = meter.stop(), time.perf_counter() - start
+    meter.start()
+    wait(busy_s)
+    return busy_ms, meter.stop(), busy_s
+
+
 def images(folder: Path) -> Path:
     """Forty small sprites to train on: discs of different colours and places."""
     import numpy as np
@@ -100,14 +112,7 @@ def main() -> None:
     meter = StallMeter()
     wait_until(lambda: window._device != "")  # torch imported by the window's device worker
     for run in ("first (imports diffusers, loads the model)", "second (the model loaded)"):
-        start = time.perf_counter()
-        meter.start()
-        image.generate()
-        wait_for(window.bridge.finished)
-        busy_ms, busy_s = meter.stop(), time.perf_counter() - start
-        meter.start()
-        wait(busy_s)
-        idle_ms = meter.stop()
+        busy_ms, idle_ms, busy_s = busy_and_idle(meter, image.generate, lambda: wait_for(window.bridge.finished))
         print(f"GUI stall while generating, {run}: largest {busy_ms} ms / idle window {idle_ms} ms over the "
               f"same {busy_s:.1f} s (10 ms timer, tiny SD, 3 images x 20 steps, a preview every step; "
               f"goal < 30 ms)")
@@ -120,14 +125,7 @@ def main() -> None:
                        "steps": 300, "sample_every": 25, "eval_every": 0, "checkpoint_every": 100}.items():
         train.params().set_value(key, value)
     wait(0.5)
-    start = time.perf_counter()
-    meter.start()
-    train.start()
-    wait_until(lambda: not train.busy())
-    busy_ms, busy_s = meter.stop(), time.perf_counter() - start
-    meter.start()
-    wait(busy_s)
-    idle_ms = meter.stop()
+    busy_ms, idle_ms, busy_s = busy_and_idle(meter, train.start, lambda: wait_until(lambda: not train.busy()))
     print(f"GUI stall while training: largest {busy_ms} ms / idle window {idle_ms} ms over the same "
           f"{busy_s:.1f} s (10 ms timer, tiny GAN in its child process, 300 steps, live loss plot and a sample "
           f"grid every 25 steps; {train.outcome.get('event') if train.outcome else 'no outcome'}; goal < 30 ms)")

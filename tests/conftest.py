@@ -14,6 +14,27 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def pinned_threads():
+    """The CPU thread count changes the bits: a module comparing outputs runs with one count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def restore_threads():
+    """A module whose runs set their own thread count leaves the process's as it found it."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_sd(tmp_path_factory):
     """A tiny Stable Diffusion pipeline saved as a diffusers folder (random weights)."""

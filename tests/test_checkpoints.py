@@ -20,13 +20,7 @@ class Previews(NullEvents):
         self.previews.append(partial)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def pinned_threads():
-    """The CPU thread count changes the bits: every comparison here runs with the same one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("pinned_threads")
 
 
 @pytest.fixture

@@ -14,12 +14,7 @@ from engines.image.vae import VaeEngine
 from engines.tiny_models import build_tiny_gan, build_tiny_vae
 
 
-@pytest.fixture(scope="module", autouse=True)
-def pinned_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("pinned_threads")
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,7 @@ from engines.train import schema  # noqa: E402
 from engines.train.lora_diffusion import DIFFUSERS_FILE, KOHYA_FILE  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("restore_threads")
 
 
 @pytest.fixture(scope="module")

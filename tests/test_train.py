@@ -23,11 +23,7 @@ TINY_GAN = {"resolution": 32, "g_width": 8, "d_width": 8, "latent_dim": 16, "bat
 TINY_VAE = {"resolution": 32, "width": 8, "latent_dim": 8, "batch_size": 4, "threads": 1, "eval_samples": 8}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("restore_threads")
 
 
 @pytest.fixture(scope="module")
