@@ -30,6 +30,19 @@ Protocol. Each event is one line on stdout and in events.jsonl, a JSON object wi
     finished    model (path of model/), metrics
     failed      error (one line for the user), kind ("bad-input" or "crash")
 
+Data that is not images. A trainer class that learns from something else (text, audio) says so
+with two hooks, and the loop stays the same:
+
+    Trainer.prepare(data_folder, params, out_folder) -> (train, val, report)   (static)
+        numpy arrays of equal-shaped rows (token blocks, clips) and the report dict
+        ({"summary", "kept", "skipped", "duplicates", "train", "val", ...}); run once on a
+        fresh start, in the child, before the trainer is built. Anything else it needs again
+        (a trained tokenizer) it writes into out_folder (= data/), which a resume keeps.
+    trainer.write_sample(folder, step, seed) -> Path
+        writes the fixed-seed samples of this step (text, audio) into folder (= samples/).
+
+Such a trainer's step/evaluate get the rows as CPU tensors (torch.from_numpy), unaugmented.
+
 Exit status: 0 finished or stopped, 1 crashed, 2 bad input (parameters, data folder). A
 resume continues from the latest checkpoint with the same weights, optimiser moments, RNG
 states, epoch order and position, so stop + resume gives the bits an uninterrupted run gives
@@ -188,13 +201,15 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
     threads = runtime.get("threads") or params["threads"] or torch.get_num_threads()
     devices.set_threads(threads)
 
-    train, val, report, captions = _dataset(run_dir, config, params, fresh=saved is None)
+    module, _, class_name = schema.spec(config["engine"]).trainer.partition(":")
+    trainer_cls = getattr(importlib.import_module(module), class_name)
+    images = not hasattr(trainer_cls, "prepare")  # else rows of its own kind (see the docstring)
+    train, val, report, captions = _dataset(run_dir, config, params, fresh=saved is None,
+                                            prepare=None if images else trainer_cls.prepare)
     # Trainers that learn from text (LoRA) get each image's caption with it.
     text = (lambda split, rows: {"captions": [captions[split][i] for i in rows]}) if captions else (lambda *_: {})
     generator = torch.Generator("cpu").manual_seed(params["seed"])
     torch.manual_seed(params["seed"])  # anything a library draws from torch's own RNG follows the seed too
-    module, _, class_name = schema.spec(config["engine"]).trainer.partition(":")
-    trainer_cls = getattr(importlib.import_module(module), class_name)
     trainer = trainer_cls(params, device, generator)
     loop = _Loop(train.shape[0], min(params["batch_size"], train.shape[0]))
     if saved:
@@ -222,7 +237,7 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
         return path
 
     eval_set, split = (val, "validation") if len(val) >= 2 else (train[:256], "train")
-    eval_real = _to_tensor(eval_set)
+    eval_real = _to_tensor(eval_set) if images else torch.from_numpy(eval_set)
     eval_text = text("val" if split == "validation" else "train", range(len(eval_set)))
     sample_text = text("train", range(min(len(train), getattr(trainer, "sample_count", SAMPLE_GRID))))
     metrics: dict = {}
@@ -235,8 +250,11 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
             emit("stopped", checkpoint=path.relative_to(run_dir).as_posix() if path else None)
             return "stopped"
         rows = loop.next_batch(generator).numpy()
-        batch = _to_tensor(train[rows])
-        batch = augment(batch, generator, params["flips"], params["crops"], params["color_jitter"]).to(device)
+        if images:
+            batch = _to_tensor(train[rows])
+            batch = augment(batch, generator, params["flips"], params["crops"], params["color_jitter"]).to(device)
+        else:
+            batch = torch.from_numpy(train[rows])
         losses = trainer.step(batch, generator, **text("train", rows))
         emit.step = loop.step
         start, first = window
@@ -302,11 +320,12 @@ class _Loop:
         self.step, self.epoch, self.position, self.order = state["step"], state["epoch"], state["position"], order
 
 
-def _dataset(run_dir: Path, config: dict, params: dict, fresh: bool):
-    """The run's images: prepared from the folder on a fresh start, read back on a resume."""
+def _dataset(run_dir: Path, config: dict, params: dict, fresh: bool, prepare: Callable | None = None):
+    """The run's rows (images, or what the trainer's own `prepare` makes): prepared from the
+    folder on a fresh start, read back on a resume."""
     from safetensors.numpy import load_file, save_file
 
-    from engines.data import prepare, read_captions
+    from engines.data import read_captions
 
     folder = run_dir / "data"
     if not fresh and (folder / "dataset.safetensors").is_file():
@@ -314,11 +333,18 @@ def _dataset(run_dir: Path, config: dict, params: dict, fresh: bool):
         captions = folder / "captions.json"
         return (arrays["train"], arrays["val"], json.loads((folder / "report.json").read_text()),
                 json.loads(captions.read_text()) if captions.is_file() else None)
+    folder.mkdir(parents=True, exist_ok=True)
+    if prepare is not None:
+        train, val, report = prepare(Path(config["data"]), params, folder)
+        save_file({"train": train, "val": val}, folder / "dataset.safetensors")
+        (folder / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
+        return train, val, report, None
+    from engines.data import prepare as prepare_images
+
     options = DataOptions(resolution=params["resolution"], channels=params["channels"], fit=params["fit"],
                           near_duplicate_distance=params["near_duplicate_distance"],
                           val_fraction=params["val_fraction"], split_seed=params["seed"])
-    data = prepare(config["data"], options)
-    folder.mkdir(parents=True, exist_ok=True)
+    data = prepare_images(config["data"], options)
     save_file({"train": data.train, "val": data.val}, folder / "dataset.safetensors")
     report = {**data.report.to_dict(), "summary": data.report.summary()}
     (folder / "report.json").write_text(json.dumps(report, indent=1))
@@ -341,6 +367,13 @@ def _sample_grid(run_dir: Path, trainer, params: dict, step: int, emit, text: di
     from PIL import Image
 
     from engines.image.gan import to_uint8
+
+    if hasattr(trainer, "write_sample"):  # text, audio: the trainer writes its own kind of sample
+        folder = run_dir / "samples"
+        folder.mkdir(exist_ok=True)
+        path = trainer.write_sample(folder, step, params["seed"])
+        emit("sample", path=Path(path).relative_to(run_dir).as_posix())
+        return
 
     count = getattr(trainer, "sample_count", SAMPLE_GRID)
     images = to_uint8(trainer.sample(count, params["seed"], **text))

@@ -38,6 +38,11 @@ COMMON = (
 )
 
 
+# COMMON params that only mean something for images; trainers of other data leave them out.
+IMAGE_ONLY = frozenset({"resolution", "channels", "fit", "flips", "crops", "color_jitter",
+                        "near_duplicate_distance"})
+
+
 @dataclass(frozen=True)
 class TrainerSpec:
     engine: str
@@ -45,6 +50,7 @@ class TrainerSpec:
     params: tuple[Param, ...]  # its own, and COMMON ones it redefines (same name)
     defaults: Mapping[str, Any]  # this trainer's values for COMMON params left to it (lr)
     resolutions: tuple[int, ...] | None = (32, 64, 128)  # None: any the resolution Param allows
+    data: str = "images"  # what the data folder holds: "images", "text" or "audio"
 
 
 TRAINERS = {
@@ -96,7 +102,8 @@ def spec(engine: str) -> TrainerSpec:
 
 def all_params(engine: str) -> tuple[Param, ...]:
     own = {p.name: p for p in spec(engine).params}
-    return tuple(own.pop(p.name, p) for p in COMMON) + tuple(own.values())
+    common = COMMON if spec(engine).data == "images" else [p for p in COMMON if p.name not in IMAGE_ONLY]
+    return tuple(own.pop(p.name, p) for p in common) + tuple(own.values())
 
 
 def resolve(engine: str, given: Mapping[str, Any]) -> dict:
@@ -107,7 +114,7 @@ def resolve(engine: str, given: Mapping[str, Any]) -> dict:
     resolved.update(checked)
     if "base" in resolved and not resolved["base"]:
         raise ParamError(f"a {engine} run needs the base model it adapts: give base (--base on the command line)")
-    allowed = spec(engine).resolutions
+    allowed = spec(engine).resolutions if spec(engine).data == "images" else None
     if allowed and resolved["resolution"] not in allowed:
         raise ParamError(f"resolution must be {', '.join(map(str, allowed[:-1]))} or {allowed[-1]}, "
                          f"got {resolved['resolution']}")
