@@ -51,6 +51,10 @@ class TrainerSpec:
     defaults: Mapping[str, Any]  # this trainer's values for COMMON params left to it (lr)
     resolutions: tuple[int, ...] | None = (32, 64, 128)  # None: any the resolution Param allows
     data: str = "images"  # what the data folder holds: "images", "text" or "audio"
+    # For data other than images: "module:function", a torch-free scan(folder, params) -> report
+    # dict (the keys of engines.data.Report.to_dict() plus "summary"), raising DataError when the
+    # folder gives nothing to train on. The trainer's prepare() and the Train workspace both use it.
+    scanner: str | None = None
 
 
 TRAINERS = {
@@ -98,6 +102,14 @@ def spec(engine: str) -> TrainerSpec:
     if engine not in TRAINERS:
         raise ParamError(f"no trainer for engine {engine!r}; trainable engines: {', '.join(sorted(TRAINERS))}")
     return TRAINERS[engine]
+
+
+def scan(engine: str, folder, params: Mapping[str, Any]) -> dict:
+    """The data report of a folder for a trainer of text or audio (images: engines.data.prepare)."""
+    import importlib
+
+    module, _, func = spec(engine).scanner.partition(":")
+    return getattr(importlib.import_module(module), func)(folder, params)
 
 
 def all_params(engine: str) -> tuple[Param, ...]:
