@@ -51,6 +51,13 @@ def threads() -> int:
     return torch.get_num_threads()
 
 
+def cuda_count() -> int:
+    """CUDA GPUs this process may use (0 without CUDA)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def set_threads(n: int) -> None:
     """The CPU thread count changes the bits of a result, so a re-make sets the recorded one."""
     import torch

@@ -9,6 +9,9 @@ JSON event a line; `TrainingProcess.events()` yields them as dicts.
   not exited after `timeout` seconds is it killed (the previous checkpoint stays).
 - Resume starts the child again on the same folder with `--resume`: it continues from the
   latest checkpoint, bit for bit.
+- On a machine with several GPUs (or when the run's `processes` says so) the same child is
+  started by `accelerate launch`, one process per GPU, data parallel
+  (engines/train/distributed.py); a resume uses the run's process count again.
 - When a run finishes, its `model/` is copied into the project's `models/NAME/` (aside, then
   renamed), where studio/models.py lists it as `project:NAME`; `registered.json` in the run
   says where it went, and a `registered` event follows `finished`.
@@ -82,7 +85,8 @@ class TrainingProcess:
         self.folder = folder
         self.run_id = folder.name
         (folder / "stop").unlink(missing_ok=True)  # an old request must not stop the new child
-        command = [sys.executable, "-m", "engines.train", str(folder)] + (["--resume"] if resume else [])
+        self.processes = _processes(folder, resume)
+        command = launch_command(folder, resume, self.processes)
         session = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
                    else {"start_new_session": True})  # Ctrl-C in a terminal reaches the parent only
         with open(folder / "stderr.log", "ab") as stderr:
@@ -135,7 +139,13 @@ class TrainingProcess:
         return self.process.returncode
 
     def kill(self) -> None:
-        self.process.kill()
+        if os.name == "nt":
+            self.process.kill()
+        else:  # the whole session: accelerate's launcher and every training process under it
+            try:
+                os.killpg(self.process.pid, 9)
+            except ProcessLookupError:
+                pass
         self.process.wait()
 
     def wait(self, timeout: float | None = None) -> int:
@@ -144,6 +154,32 @@ class TrainingProcess:
     @property
     def returncode(self) -> int | None:
         return self.process.poll()
+
+
+def launch_command(folder: Path, resume: bool, processes: int = 1) -> list[str]:
+    """The child's command line: the harness itself, or the harness under accelerate's
+    launcher (torchrun) when several processes train together."""
+    child = ["-m", "engines.train", str(folder)] + (["--resume"] if resume else [])
+    if processes == 1:
+        return [sys.executable, *child]
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines", "1",
+            "--num_processes", str(processes), "--mixed_precision", "no", "--dynamo_backend", "no", *child]
+
+
+def _processes(folder: Path, resume: bool) -> int:
+    """How many processes train the run: a resume keeps the count it started with; else the
+    `processes` param, or one per GPU when the run may use CUDA and there are several."""
+    if resume:
+        started = [e for e in _events(folder) if e.get("event") == "started"]
+        return int(started[-1].get("processes", 1)) if started else 1
+    params = json.loads((folder / "config.json").read_text())["params"]
+    if params.get("processes"):
+        return int(params["processes"])
+    if str(params.get("device", "auto")) not in ("auto", "cuda"):
+        return 1
+    from engines import devices
+
+    return max(1, devices.cuda_count())
 
 
 def register_model(project_root: Path, run_id: str) -> str:

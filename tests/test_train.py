@@ -195,3 +195,32 @@ def test_cli_trains_to_a_project_model_in_json_lines(tmp_path, images, capsys):
     assert "resolution must be" in capsys.readouterr().err
     shutil.rmtree(root / "runs" / run_id / "model")  # the registered copy is the project's own
     assert (root / "models" / "icons" / "model.json").is_file()
+
+
+def test_two_processes_train_data_parallel_under_accelerate_launch(tmp_path, images):
+    """The multi-GPU path, on two CPU processes: accelerate's launcher starts the same harness
+    twice, the gradients are averaged (checked: both hold the same weights at each checkpoint,
+    or the run fails), stop and resume keep the process count, and the model lands."""
+    root = tmp_path / "p.assetsmith"
+    Project.open(root).close()
+    params = {**TINY_GAN, "steps": 6, "processes": 2, "device": "cpu", "checkpoint_every": 2,
+              "sample_every": 0, "eval_every": 0}
+    run = training.TrainingProcess.start(root, "gan", images, params, name="both")
+    assert run.processes == 2 and "accelerate.commands.launch" in run.process.args
+    seen = []
+    for event in run.events():
+        seen.append(event)
+        if event["event"] == "step" and event["step"] == 3:
+            assert run.stop(timeout=60) == 0
+    kinds = [e["event"] for e in seen]
+    assert seen[0]["event"] == "started" and seen[0]["processes"] == 2, (kinds, (run.folder / "stderr.log").read_text())
+    assert kinds.count("started") == 1 and kinds[-1] == "stopped" and "checkpoint" in kinds  # one voice: the lead's
+    again = training.TrainingProcess.resume(root, run.run_id)
+    assert again.processes == 2
+    seen = list(again.events())
+    assert [e["event"] for e in seen][-2:] == ["finished", "registered"], (run.folder / "stderr.log").read_text()
+    assert seen[0]["processes"] == 2 and seen[-1]["model"] == "project:both"
+    engine = GanEngine()
+    engine.load(str(root / "models" / "both"), "cpu")
+    (out,) = engine.generate(Request(engine="gan", seed=1), NullEvents())
+    assert out.data.shape == (32, 32, 3)

@@ -70,9 +70,9 @@ class Emitter:
     """Writes each event to events.jsonl and stdout; a parent that went away (closed pipe)
     never stops the run, which goes on writing its own log."""
 
-    def __init__(self, run_dir: Path, run_id: str, stdout=sys.stdout):
+    def __init__(self, run_dir: Path, run_id: str, stdout=sys.stdout, log: bool = True):
         self.run_id = run_id
-        self._log = open(run_dir / "events.jsonl", "a", encoding="utf-8")
+        self._log = open(run_dir / "events.jsonl", "a", encoding="utf-8") if log else open(os.devnull, "w")
         self._stdout = stdout
         self.step = 0
 
@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"event": "failed", "run_id": None, "step": 0, "time": time.time(),
                           "error": str(exc), "kind": "bad-input"}), flush=True)
         return 2
+    if _rank() != 0:  # a second process of a data-parallel run: the lead holds the lock and writes
+        return _follow(run_dir, config, args.resume)
     lock = _lock(run_dir)
     if lock is None:
         print(json.dumps({"event": "failed", "run_id": config["run_id"], "step": 0, "time": time.time(),
@@ -147,6 +149,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         emit.close()
         lock.close()
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))  # set by accelerate launch (torchrun) for each process
+
+
+def _follow(run_dir: Path, config: dict, resume: bool) -> int:
+    """A process of a data-parallel run other than the lead: it trains its share and says
+    nothing (a crash goes to stderr, and the launcher then ends the run)."""
+    stop = StopFlag(run_dir)
+    stop.install()
+    run(run_dir, config, resume=resume, emit=Emitter(run_dir, config["run_id"], stdout=None, log=False),
+        should_stop=stop)
+    return 0
 
 
 def _lock(run_dir: Path):
@@ -200,12 +216,26 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
         raise ParamError(str(exc)) from None
     threads = runtime.get("threads") or params["threads"] or torch.get_num_threads()
     devices.set_threads(threads)
+    dp = None
+    processes = runtime.get("processes", 1)
+    if _world_size() > 1 or processes > 1:
+        if saved and processes != _world_size():
+            raise EngineError(f"this run trained with {processes} processes; resume it with as many")
+        from engines.train.distributed import DataParallel
+
+        dp = DataParallel(device)  # every process of the run gets here: the group forms
+        device, processes = dp.device, dp.size
+    lead = dp is None or dp.lead
 
     module, _, class_name = schema.spec(config["engine"]).trainer.partition(":")
     trainer_cls = getattr(importlib.import_module(module), class_name)
     images = not hasattr(trainer_cls, "prepare")  # else rows of its own kind (see the docstring)
-    train, val, report, captions = _dataset(run_dir, config, params, fresh=saved is None,
+    if not lead:
+        dp.state.wait_for_everyone()  # the lead prepares the data once; the others read it back
+    train, val, report, captions = _dataset(run_dir, config, params, fresh=saved is None and lead,
                                             prepare=None if images else trainer_cls.prepare)
+    if dp is not None and lead:
+        dp.state.wait_for_everyone()
     # Trainers that learn from text (LoRA) get each image's caption with it.
     text = (lambda split, rows: {"captions": [captions[split][i] for i in rows]}) if captions else (lambda *_: {})
     generator = torch.Generator("cpu").manual_seed(params["seed"])
@@ -220,18 +250,23 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
         loop.restore(info["harness"], tensors.get("harness.order"))
     emit.step = loop.step
     emit("started", total_steps=params["steps"], resumed=saved is not None, params=params, device=device,
-         threads=threads, engine=config["engine"])
+         threads=threads, engine=config["engine"], processes=processes)
     if saved is None:
         emit("data", summary=report["summary"], kept=len(report["kept"]), skipped=len(report["skipped"]),
              duplicates=len(report["duplicates"]), train=report["train"], val=report["val"], report="data/report.json")
 
-    def save_checkpoint() -> Path:
+    def save_checkpoint() -> Path | None:
         tensors, info = trainer.state()
+        if dp is not None:
+            dp.check_in_step()  # every process holds the same weights, or the run stops here
+            if not lead:
+                return None
         tensors.update({"harness.rng": generator.get_state(), "harness.torch_rng": torch.get_rng_state()})
         if loop.order is not None:
             tensors["harness.order"] = loop.order
         path = checkpoint.save(run_dir / "checkpoints", loop.step, tensors,
-                               {"trainer": info, "harness": loop.state(), "runtime": {"device": device, "threads": threads}},
+                               {"trainer": info, "harness": loop.state(),
+                                "runtime": {"device": device, "threads": threads, "processes": processes}},
                                keep=params["keep_checkpoints"])
         emit("checkpoint", path=path.relative_to(run_dir).as_posix())
         return path
@@ -244,36 +279,52 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
     saved_at = loop.step if saved else None
     evaluated_at = sampled_at = None
     window = (time.perf_counter(), loop.step)
-    while loop.step < params["steps"]:
-        if should_stop():
-            path = save_checkpoint() if saved_at != loop.step else latest_or(run_dir)
-            emit("stopped", checkpoint=path.relative_to(run_dir).as_posix() if path else None)
-            return "stopped"
-        rows = loop.next_batch(generator).numpy()
-        if images:
-            batch = _to_tensor(train[rows])
-            batch = augment(batch, generator, params["flips"], params["crops"], params["color_jitter"]).to(device)
-        else:
-            batch = torch.from_numpy(train[rows])
-        losses = trainer.step(batch, generator, **text("train", rows))
-        emit.step = loop.step
-        start, first = window
-        elapsed = time.perf_counter() - start
-        emit("step", losses=losses, epoch=loop.epoch,
-             images_per_s=round((loop.step - first) * loop.batch / elapsed, 2) if elapsed > 0 else None)
-        window = (time.perf_counter(), loop.step)
-        if params["sample_every"] and loop.step % params["sample_every"] == 0:
-            _sample_grid(run_dir, trainer, params, loop.step, emit, sample_text)
-            sampled_at = loop.step
-        if params["eval_every"] and loop.step % params["eval_every"] == 0:
-            metrics = trainer.evaluate(eval_real, params["seed"], **eval_text)
-            emit("eval", metrics=metrics, split=split)
-            evaluated_at = loop.step
-        if loop.step % params["checkpoint_every"] == 0:
+    try:
+        while loop.step < params["steps"]:
+            stop = should_stop()
+            if dp is not None:
+                stop = dp.any(stop)  # every process stops after the same step
+            if stop:
+                path = save_checkpoint() if saved_at != loop.step else latest_or(run_dir)
+                if lead:
+                    emit("stopped", checkpoint=path.relative_to(run_dir).as_posix() if path else None)
+                return "stopped"
+            rows = loop.next_batch(generator).numpy()
+            draws = generator
+            if dp is not None:
+                rows, draws = dp.shard(rows), dp.step_generator(generator)
+            if images:
+                batch = _to_tensor(train[rows])
+                batch = augment(batch, draws, params["flips"], params["crops"], params["color_jitter"]).to(device)
+            else:
+                batch = torch.from_numpy(train[rows])
+            losses = trainer.step(batch, draws, **text("train", rows))
+            if dp is not None:
+                losses = dp.mean(losses)
+            if lead:
+                emit.step = loop.step
+                start, first = window
+                elapsed = time.perf_counter() - start
+                emit("step", losses=losses, epoch=loop.epoch,
+                     images_per_s=round((loop.step - first) * loop.batch / elapsed, 2) if elapsed > 0 else None)
+                window = (time.perf_counter(), loop.step)
+                if params["sample_every"] and loop.step % params["sample_every"] == 0:
+                    _sample_grid(run_dir, trainer, params, loop.step, emit, sample_text)
+                    sampled_at = loop.step
+                if params["eval_every"] and loop.step % params["eval_every"] == 0:
+                    metrics = trainer.evaluate(eval_real, params["seed"], **eval_text)
+                    emit("eval", metrics=metrics, split=split)
+                    evaluated_at = loop.step
+            if loop.step % params["checkpoint_every"] == 0:
+                save_checkpoint()
+                saved_at = loop.step
+        if saved_at != loop.step:
             save_checkpoint()
-            saved_at = loop.step
-    if saved_at != loop.step:
-        save_checkpoint()
+    finally:
+        if dp is not None:
+            dp.close()
+    if not lead:
+        return "finished"
     if sampled_at != loop.step:
         _sample_grid(run_dir, trainer, params, loop.step, emit, sample_text)
     if evaluated_at != loop.step:
@@ -282,6 +333,10 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
     _export(run_dir, trainer, config, params, report, metrics, loop.step)
     emit("finished", model="model", metrics=metrics)
     return "finished"
+
+
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def latest_or(run_dir: Path) -> Path | None:

@@ -33,6 +33,9 @@ COMMON = (
     Param("eval_samples", "int", 256, min=2, max=10_000, help="Generated images compared with the validation set."),
     Param("keep_checkpoints", "int", 2, min=1, max=1000, help="How many of the latest checkpoints to keep."),
     Param("device", "str", "auto", help="auto, cpu, cuda, cuda:N or mps."),
+    Param("processes", "int", None, min=1, max=64, advanced=True,
+          help="Processes training together, data parallel (accelerate launch): one per GPU when unset and "
+               "this machine has several, else 1. Each takes its share of every batch."),
     Param("threads", "int", None, min=1, max=1024, advanced=True,
           help="CPU threads; fixed for the run, since the thread count changes the bits."),
 )
