@@ -178,15 +178,13 @@ def adapter_folder(file: str) -> Path:
 def _check_fits(model, folder: Path) -> None:
     """A clear error when an adapter was trained for another model (architecture or size),
     from what its model.json (ours) or adapter_config.json says, before peft tries."""
-    from engines.train.lm_trainer import base_fingerprint
-
     try:
         info = json.loads((folder / "model.json").read_text())
     except (OSError, ValueError):
         info = {}
     trained_for = info.get("base_model") if isinstance(info, dict) else None
     if isinstance(trained_for, dict):
-        ours = base_fingerprint(model.config)
+        ours = hf_folder.base_fingerprint(model.config)
         wrong = {k: (v, ours.get(k)) for k, v in trained_for.items() if v is not None and ours.get(k) != v}
         if wrong:
             said = ", ".join(f"{k} {a} (this model: {b})" for k, (a, b) in wrong.items())

@@ -51,14 +51,6 @@ def context_length(base: Path) -> int | None:
     return next((config[k] for k in ("n_positions", "max_position_embeddings", "n_ctx") if config.get(k)), None)
 
 
-def base_fingerprint(config) -> dict:
-    """What an adapter must match in the model it is applied to (the text engine checks it)."""
-    d = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    return {"model_type": d.get("model_type"), "vocab_size": d.get("vocab_size"),
-            "hidden_size": d.get("hidden_size", d.get("n_embd")),
-            "num_layers": d.get("num_hidden_layers", d.get("n_layer"))}
-
-
 class CausalLMTrainer:
     """`causal-lm`: every weight of the base model is trained."""
 
@@ -98,7 +90,7 @@ class CausalLMTrainer:
             model = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True, dtype=torch.float32)
         except hf_folder.LOAD_ERRORS as exc:
             raise hf_folder.load_failed("language model", base, exc) from exc
-        self.fingerprint = base_fingerprint(model.config)
+        self.fingerprint = hf_folder.base_fingerprint(model.config)
         if self.lora:
             model = self._add_adapter(model, generator)
         self.model = model.to(device)

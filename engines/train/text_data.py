@@ -241,41 +241,50 @@ def render_chat(messages, tokenizer) -> str:
     return "\n".join(f"{m['role']}: {m['content']}" for m in messages)
 
 
-def encode(doc: Document, tokenizer) -> tuple[list[int], list[int]]:
-    """A document's token ids, ending with EOS, and its loss mask."""
+def encode(doc: Document, tokenizer) -> tuple[np.ndarray, np.ndarray]:
+    """A document's token ids, ending with EOS, and its loss mask (int32 each)."""
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     if doc.kind == "completion":
         prompt = tokenizer(doc.prompt)["input_ids"] if doc.prompt else []
         completion = tokenizer(doc.text, add_special_tokens=not prompt)["input_ids"] + eos
-        return prompt + completion, [0] * len(prompt) + [1] * len(completion)
-    if doc.kind == "chat":
+        ids, mask = prompt + completion, [0] * len(prompt) + [1] * len(completion)
+    elif doc.kind == "chat":
         rendered = render_chat(doc.messages, tokenizer)
         # A chat template writes the model's own special tokens (BOS) itself.
         ids = tokenizer(rendered, add_special_tokens=not getattr(tokenizer, "chat_template", None))["input_ids"] + eos
+        mask = [1] * len(ids)
     else:
         ids = tokenizer(doc.text)["input_ids"] + eos
-    return ids, [1] * len(ids)
+        mask = [1] * len(ids)
+    return np.asarray(ids, dtype=np.int32), np.asarray(mask, dtype=np.int32)
 
 
 def blocks(documents: list[Document], tokenizer, block_size: int, packing: bool) -> tuple[np.ndarray, dict]:
     """The rows of one split, (N, 2, block_size) int32, and what tokenising did."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     encoded = [encode(doc, tokenizer) for doc in documents]
-    rows, truncated = [], 0
+    tokens = sum(len(ids) for ids, _ in encoded)
+    truncated = 0
     if packing:
-        ids = [t for doc_ids, _ in encoded for t in doc_ids]
-        mask = [m for _, doc_mask in encoded for m in doc_mask]
-        pieces = [(ids[i:i + block_size], mask[i:i + block_size]) for i in range(0, len(ids), block_size)]
+        n = -(-tokens // block_size)
+        ids, mask = np.full(n * block_size, pad, np.int32), np.zeros(n * block_size, np.int32)
+        if n:
+            ids[:tokens] = np.concatenate([doc_ids for doc_ids, _ in encoded])
+            mask[:tokens] = np.concatenate([doc_mask for _, doc_mask in encoded])
+        rows = np.stack([ids.reshape(n, block_size), mask.reshape(n, block_size)], axis=1)
     else:
-        pieces = [(doc_ids[:block_size], doc_mask[:block_size]) for doc_ids, doc_mask in encoded]
-        truncated = sum(len(doc_ids) > block_size for doc_ids, _ in encoded)
-    for ids, mask in pieces:
-        if sum(mask) < 2 and len(pieces) > 1:
-            continue  # a tail with nothing to learn from
-        rows.append([ids + [pad] * (block_size - len(ids)), mask + [0] * (block_size - len(mask))])
-    array = np.array(rows, dtype=np.int32).reshape(len(rows), 2, block_size)
-    tokens = sum(len(doc_ids) for doc_ids, _ in encoded)
-    return array, {"tokens": tokens, "blocks": len(rows), "truncated": truncated}
+        rows = np.zeros((len(encoded), 2, block_size), np.int32)
+        rows[:, 0] = pad
+        for row, (ids, mask) in zip(rows, encoded):
+            row[0, :min(len(ids), block_size)] = ids[:block_size]
+            row[1, :min(len(mask), block_size)] = mask[:block_size]
+        truncated = sum(len(ids) > block_size for ids, _ in encoded)
+    # A row's first token is never predicted: a row with nothing learnt after it (a packed
+    # tail of one token) is dropped, unless it is the only one.
+    learnt = rows[:, 1, 1:].sum(axis=1) > 0
+    if learnt.any():
+        rows = rows[learnt]
+    return rows, {"tokens": tokens, "blocks": len(rows), "truncated": truncated}
 
 
 def prepare(folder: str | Path, params: Mapping[str, Any], tokenizer) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -290,8 +299,8 @@ def prepare(folder: str | Path, params: Mapping[str, Any], tokenizer) -> tuple[n
         val, val_info = blocks([by_name[n] for n in report["val_files"]], tokenizer, block_size, packing)
     else:
         val, val_info = np.zeros((0, 2, block_size), np.int32), {"tokens": 0, "blocks": 0, "truncated": 0}
-    if train.shape[0] == 0:
-        raise DataError(f"the training documents of {folder} give no tokens to learn from", None)
+    if not train[:, 1, 1:].any():
+        raise DataError(f"the training documents of {folder} give no tokens to learn from")
     report.update(tokens={"train": train_info["tokens"], "val": val_info["tokens"]},
                   blocks={"train": train_info["blocks"], "val": val_info["blocks"]},
                   block_size=block_size, packing=packing)
