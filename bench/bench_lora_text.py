@@ -67,6 +67,8 @@ def main() -> None:
               f"= {o / b:.3f} (median of {args.rounds}, interleaved, {args.steps} steps each, GPT-2 "
               f"{SMALL_GPT2['n_layer']}x{SMALL_GPT2['n_embd']}, batch {BATCH}, block {BLOCK}, rank {RANK}, cpu, "
               f"{threads} threads; goal <= 1.05)")
+        print("  rounds (ms/step): ours " + " ".join(f"{x * 1e3:.0f}" for x in ours_s)
+              + " / plain " + " ".join(f"{x * 1e3:.0f}" for x in ref_s))
 
 
 if __name__ == "__main__":

@@ -143,6 +143,17 @@ def test_packing_fills_blocks_and_truncation_masks_prompt_and_padding(tiny_gpt2,
     assert ids[prompt + completion - 1] == eos
 
 
+def test_chat_rows_use_the_chat_template_when_the_base_has_one(tiny_gpt2, tiny_chat):
+    from transformers import AutoTokenizer
+
+    messages = ({"role": "user", "content": "Describe a shield."},
+                {"role": "assistant", "content": "An oak shield."})
+    assert text_data.render_chat(messages, AutoTokenizer.from_pretrained(tiny_chat)) == (
+        "<|user|>Describe a shield.\n<|assistant|>An oak shield.\n")
+    assert text_data.render_chat(messages, AutoTokenizer.from_pretrained(tiny_gpt2)) == (
+        "user: Describe a shield.\nassistant: An oak shield.")
+
+
 def test_a_lora_run_reports_samples_and_exports_a_peft_adapter(adapter, tiny_gpt2):
     log = events(adapter)
     data = next(e for e in log if e["event"] == "data")
@@ -219,7 +230,7 @@ def test_loss_falls_on_a_tiny_set_it_can_overfit(tmp_path, tiny_gpt2, overfit, e
 
 
 @pytest.mark.parametrize("engine, extra", [
-    ("lora-text", {"dropout": 0.2, "packing": False, "gradient_accumulation": 2}),
+    ("lora-text", {"dropout": 0.2, "packing": False, "gradient_accumulation": 2, "target_modules": ["c_attn,c_proj"]}),
     ("causal-lm", {"lr_schedule": "cosine", "warmup_steps": 2}),
 ])
 def test_stop_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_gpt2, texts, engine, extra):
@@ -283,3 +294,25 @@ def test_bad_text_runs_are_refused_clearly(tmp_path, tiny_gpt2, texts, adapter):
         engine.generate(request, NullEvents())
     with pytest.raises(ParamError, match="not a peft adapter folder"):
         engine.generate(request.replace(params={"loras": [[str(tiny_gpt2), 1.0]]}), NullEvents())
+
+
+def test_lora_references_resolve_to_what_each_engine_loads(tmp_path):
+    """project:NAME is the adapter folder for text; a diffusion LoRA's folder gives its file."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from studio import models
+
+    text, pixels = tmp_path / "models" / "lore", tmp_path / "models" / "pixel"
+    for folder, weights in ((text, "adapter_model.safetensors"), (pixels, "pytorch_lora_weights.safetensors")):
+        folder.mkdir(parents=True)
+        save_file({"w": np.zeros(2, np.float32)}, folder / weights)
+    (pixels / "model.json").write_text(json.dumps({"format": "lora-diffusion",
+                                                   "files": {"diffusers": "pytorch_lora_weights.safetensors"}}))
+    assert models.resolve_lora("project:lore", tmp_path) == text
+    assert models.resolve_lora("project:pixel", tmp_path) == pixels / "pytorch_lora_weights.safetensors"
+    assert models.resolve_lora("some/file.safetensors", tmp_path) == Path("some/file.safetensors")
+    with pytest.raises(models.ModelError, match="not found"):
+        models.resolve_lora("project:nothing", tmp_path)
+    with pytest.raises(models.ModelError, match="no project is open"):
+        models.resolve_lora("project:lore", None)

@@ -106,7 +106,8 @@ class CausalLMTrainer:
         from peft import LoraConfig, get_peft_model
 
         p = self.params
-        targets = p["target_modules"]
+        # "q_proj,v_proj" from the command line is one string: names are split at commas.
+        targets = [t.strip() for item in p["target_modules"] or [] for t in item.split(",") if t.strip()]
         if targets == ["all-linear"]:
             targets = "all-linear"
         self.alpha = p["alpha"] if p["alpha"] is not None else p["rank"]
