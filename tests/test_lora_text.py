@@ -292,6 +292,14 @@ def test_bad_text_runs_are_refused_clearly(tmp_path, tiny_gpt2, texts, adapter):
                                                                        "loras": [[str(adapter / "model"), 1.0]]})
     with pytest.raises(EngineError, match=r"trained for another model \(hidden_size 64 \(this model: 32\)\)"):
         engine.generate(request, NullEvents())
+    # One from elsewhere (no model.json): peft's own shape check, and nothing left in the model.
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        (foreign / name).write_bytes((adapter / "model" / name).read_bytes())
+    with pytest.raises(EngineError, match="does not fit this model"):
+        engine.generate(request.replace(params={"loras": [[str(foreign), 1.0]]}), NullEvents())
+    assert not any("lora" in name for name, _ in engine.model.named_modules())
     with pytest.raises(ParamError, match="not a peft adapter folder"):
         engine.generate(request.replace(params={"loras": [[str(tiny_gpt2), 1.0]]}), NullEvents())
 
