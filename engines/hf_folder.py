@@ -32,3 +32,12 @@ def load_failed(what: str, path: Path, exc: Exception) -> EngineError:
     """The error to raise when loading fails: the library's first line, not its traceback."""
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return EngineError(f"could not load the {what} in {path}: {first}")
+
+
+def base_fingerprint(config) -> dict:
+    """What a LoRA adapter must match in the model it is applied to: architecture and sizes
+    (written by the lora-text trainer into its model.json, checked by the text engine)."""
+    d = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    return {"model_type": d.get("model_type"), "vocab_size": d.get("vocab_size"),
+            "hidden_size": d.get("hidden_size", d.get("n_embd")),
+            "num_layers": d.get("num_hidden_layers", d.get("n_layer"))}

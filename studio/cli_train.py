@@ -1,7 +1,9 @@
-"""`assetsmith train`: train a GAN, a VAE or a diffusion LoRA on a folder, resume a run, list the runs.
+"""`assetsmith train`: train a GAN, a VAE, a diffusion or text LoRA or a language model on a
+folder, resume a run, list the runs.
 
     assetsmith train --engine gan|vae --data FOLDER --project DIR [--name NAME] [--param KEY=VALUE ...]
     assetsmith train --engine lora-diffusion --base MODEL --data FOLDER --project DIR [...]
+    assetsmith train --engine lora-text|causal-lm --base MODEL --data FOLDER --project DIR [...]
     assetsmith train --resume RUN_ID --project DIR
     assetsmith train --list --project DIR
 
@@ -22,15 +24,16 @@ from studio import models
 
 
 def add_parser(sub) -> None:
-    train = sub.add_parser("train", help="train a GAN, a VAE or a diffusion LoRA on a folder of images "
-                                          "(JSON lines on stdout)")
+    train = sub.add_parser("train", help="train a GAN, a VAE or a LoRA on a folder of images, or a text LoRA or "
+                                          "a language model on a folder of text (JSON lines on stdout)")
     what = train.add_mutually_exclusive_group(required=True)
     what.add_argument("--engine", choices=tuple(schema.TRAINERS), help="what to train")
     what.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run")
     what.add_argument("--list", action="store_true", help="list the project's runs (JSON)")
-    train.add_argument("--data", type=Path, help="folder of images to learn from (searched recursively)")
-    train.add_argument("--base", metavar="MODEL", help="the model a LoRA adapts (lora-diffusion): a folder or a "
-                       "hub id in the Hugging Face cache")
+    train.add_argument("--data", type=Path, help="folder to learn from, searched recursively: images, or "
+                       ".txt, .md and .jsonl for lora-text and causal-lm")
+    train.add_argument("--base", metavar="MODEL", help="the model a LoRA adapts or causal-lm trains (lora-diffusion, "
+                       "lora-text, causal-lm): a folder, starter:..., project:... or a hub id in the Hugging Face cache")
     train.add_argument("--name", help="name of the finished model in the project (project:NAME)")
     train.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="training parameter (steps, batch_size, resolution, channels ...; "
@@ -58,12 +61,13 @@ def cmd_train(args) -> int:
                 run = training.TrainingProcess.resume(root, args.resume)
             else:
                 if args.data is None:
-                    raise ParamError("--data FOLDER is needed to train (the images to learn from)")
+                    raise ParamError("--data FOLDER is needed to train (the images or text to learn from)")
                 params = parse_params(args.param)
                 if args.base:
                     from engines import registry
 
-                    params["base"] = str(models.resolve(args.base, registry.get("diffusion"), root).path)
+                    engine = "diffusion" if schema.spec(args.engine).data == "images" else "causal-lm"
+                    params["base"] = str(models.resolve(args.base, registry.get(engine), root).path)
                 run = training.TrainingProcess.start(root, args.engine, args.data, params, args.name)
         except training.TrainingError as exc:
             raise ParamError(str(exc)) from None

@@ -186,6 +186,10 @@ class JobRunner:
             if parent_id is None:
                 parent_id = inputs.parent_generation(request, engine_cls, project)
             engine_request = inputs.resolve_inputs(request, engine_cls, project)
+        if request.params.get("loras"):  # the recipe keeps each LoRA's reference, the engine gets its path
+            loras = [[str(models.resolve_lora(ref, project.root if project else None)), weight]
+                     for ref, weight in request.params["loras"]]
+            engine_request = engine_request.replace(params={**engine_request.params, "loras": loras})
         if request.seed is None:
             request = request.replace(seed=random.randint(0, SEED_MAX))
         request = request.replace(model=model.ref)

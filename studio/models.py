@@ -70,6 +70,26 @@ def resolve(ref: str | None, engine: type, project_root: Path | None = None) -> 
     )
 
 
+def resolve_lora(ref: str, project_root: Path | None = None) -> Path:
+    """A `loras` entry as the engine loads it: a path as it is, `project:NAME` / `starter:...`
+    as their folder; a LoRA trained for diffusion (model.json naming its files) as its file."""
+    if not ref.startswith(("project:", "starter:")):
+        return Path(ref).expanduser()
+    if ref.startswith("starter:"):
+        path = RESOURCES / "models" / ref.removeprefix("starter:")
+    elif project_root is None:
+        raise ModelError(f"LoRA {ref!r} refers to a project model, but no project is open")
+    else:
+        path = Path(project_root) / "models" / ref.removeprefix("project:")
+    if not path.exists():
+        raise ModelError(f"LoRA {ref!r} not found (looked in {path})")
+    check_safe(path)
+    files = _json(path / "model.json").get("files") if path.is_dir() else None
+    if isinstance(files, dict) and isinstance(files.get("diffusers"), str):
+        return path / files["diffusers"]
+    return path
+
+
 def _looks_like_hub_id(ref: str) -> bool:
     parts = ref.split("/")
     return len(parts) == 2 and all(parts) and not ref.startswith((".", "/", "~"))
@@ -313,8 +333,12 @@ def _describe(path: Path, ref: str, source: str, engines: list[type], name: str 
               linked: bool = False) -> ModelInfo:
     kind, family = _kind_and_family(path)
     fits = [] if kind == "pickle" else [e.name for e in engines if _accepts(e, path)]
-    if kind in ("checkpoint", "lora") and "diffusion" not in fits:
-        fits.append("diffusion")  # a single-file SD checkpoint, or a LoRA applied on one
+    if kind in ("checkpoint", "lora"):
+        # A single-file SD checkpoint, or a LoRA applied on one; a peft adapter folder goes on
+        # a language model (lora-text).
+        on = "causal-lm" if (path / "adapter_config.json").is_file() else "diffusion"
+        if on not in fits:
+            fits.append(on)
     return ModelInfo(
         ref=ref, name=name or (path.stem if path.is_file() else path.name), path=path, source=source,
         kind=kind, engines=tuple(fits), family=family, size_bytes=disk_size(path),
@@ -352,6 +376,10 @@ def _kind_and_family(path: Path) -> tuple[str, str | None]:
             return "model", "sdxl"
         cross = _json(path / "unet" / "config.json").get("cross_attention_dim")
         return "model", {768: "sd1", 1024: "sd2"}.get(cross, cls or None)
+    adapter = _json(path / "adapter_config.json")
+    if adapter:  # a peft adapter: the family is its base's
+        base = _json(path / "model.json").get("base_model")
+        return "lora", base.get("model_type") if isinstance(base, dict) else None
     config = _json(path / "config.json")
     if config:
         return "model", config.get("model_type")

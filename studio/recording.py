@@ -26,8 +26,10 @@ def output_recipe(job: Job, output: Output) -> dict:
         runtime={**runtime, **output.recipe.get("runtime", {})},
         parent_id=job.parent_id,
     )
-    if recipe["params"].get("loras"):  # LoRA files are models: recorded by content, like the model
-        recipe["lora_hashes"] = [models.content_hash(Path(file)) for file, _ in recipe["params"]["loras"]]
+    if recipe["params"].get("loras"):  # LoRAs are models: recorded by reference and content, like the model
+        loaded = (job.engine_request or job.request).params["loras"]
+        recipe["params"]["loras"] = job.request.params["loras"]
+        recipe["lora_hashes"] = [models.content_hash(Path(file)) for file, _ in loaded]
     return recipe
 
 

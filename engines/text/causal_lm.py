@@ -3,10 +3,17 @@
 With no parameters a generation is exactly the bare `model.generate(**inputs)` call: the
 model's own generation config, no repetition penalty and no stop strings of ours. Tokens
 stream out as previews; cancel stops at the next token.
+
+`loras` applies LoRA adapters (peft folders, as the lora-text trainer writes them) for one
+generation: injected into the cached model, then removed, so the next generation without them
+is the plain model's again.
 """
 from __future__ import annotations
 
+import json
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from engines import devices, hf_folder
@@ -38,6 +45,10 @@ class CausalLMEngine:
         Param("system_prompt", "str", None, help="Instructions for a chat model (its chat template is used)."),
         Param("mode", "choice", "text", choices=("text", "list"),
               help="list: split the answer into items (numbered, bulleted or JSON), one output each."),
+        Param("loras", "loras", None,
+              help="LoRA adapters with weights, [[folder, weight], ...]: peft adapter folders "
+                   "(adapter_config.json + adapter_model.safetensors), as `assetsmith train --engine lora-text` "
+                   "makes them; 1.0 applies one as trained."),
     )
 
     def __init__(self) -> None:
@@ -83,7 +94,10 @@ class CausalLMEngine:
             raise ParamError("the prompt is empty: the text engine continues or answers a prompt")
         inputs = self._encode(request.prompt, request.params.get("system_prompt"))
         kwargs, resolved = self._settings(request.params, inputs["input_ids"].shape[1])
-        return run_batch(request, events, lambda seed, ev: self._one(request, inputs, kwargs, resolved, seed, ev))
+        adapters = [(adapter_folder(file), weight) for file, weight in request.params.get("loras") or []]
+        with _adapters(self.model, adapters) as model:
+            return run_batch(request, events,
+                             lambda seed, ev: self._one(model, request, inputs, kwargs, resolved, seed, ev))
 
     def _encode(self, prompt: str, system: str | None):
         template = getattr(self.tokenizer, "chat_template", None)
@@ -120,7 +134,7 @@ class CausalLMEngine:
         resolved.setdefault("mode", "text")
         return kwargs, resolved
 
-    def _one(self, request: Request, inputs: dict, kwargs: dict, resolved: dict, seed: int,
+    def _one(self, model, request: Request, inputs: dict, kwargs: dict, resolved: dict, seed: int,
              events: Events) -> list[Output]:
         import torch
 
@@ -130,7 +144,7 @@ class CausalLMEngine:
         torch.manual_seed(seed)  # sampling draws from torch's generator: seeded per output
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         with torch.inference_mode():
-            out = self.model.generate(**inputs, **kwargs, pad_token_id=pad, stopping_criteria=[watch])
+            out = model.generate(**inputs, **kwargs, pad_token_id=pad, stopping_criteria=[watch])
         new = out[0, inputs["input_ids"].shape[1]:]
         text = _cut_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), resolved.get("stop") or [])
         events.preview(text)  # the whole text, last
@@ -143,6 +157,93 @@ class CausalLMEngine:
         items = parse_list(text) or [text.strip()]
         return [Output(kind="text", data=item, seed=seed, recipe={**recipe, "item": i}, mime="text/plain")
                 for i, item in enumerate(items)]
+
+
+def adapter_folder(file: str) -> Path:
+    """The peft adapter folder a `loras` entry names (the folder, or its adapter file)."""
+    path = Path(file).expanduser()
+    if path.is_file() and path.suffix.lower() == ".safetensors":
+        path = path.parent
+    if not path.exists():
+        raise ParamError(f"LoRA adapter {file} does not exist")
+    if not (path / "adapter_config.json").is_file():
+        raise ParamError(f"LoRA {path.name} is not a peft adapter folder (no adapter_config.json); the text "
+                         "engine takes the adapters `assetsmith train --engine lora-text` makes")
+    if not (path / "adapter_model.safetensors").is_file():
+        raise ParamError(f"LoRA adapter {path.name} has no adapter_model.safetensors; pickle weights (.bin) can "
+                         "run code when loaded: convert it to .safetensors first")
+    return path
+
+
+def _check_fits(model, folder: Path) -> None:
+    """A clear error when an adapter was trained for another model (architecture or size),
+    from what its model.json (ours) or adapter_config.json says, before peft tries."""
+    try:
+        info = json.loads((folder / "model.json").read_text())
+    except (OSError, ValueError):
+        info = {}
+    trained_for = info.get("base_model") if isinstance(info, dict) else None
+    if isinstance(trained_for, dict):
+        ours = hf_folder.base_fingerprint(model.config)
+        wrong = {k: (v, ours.get(k)) for k, v in trained_for.items() if v is not None and ours.get(k) != v}
+        if wrong:
+            said = ", ".join(f"{k} {a} (this model: {b})" for k, (a, b) in wrong.items())
+            raise EngineError(f"LoRA adapter {folder.name} was trained for another model ({said}); "
+                              f"load its base, {Path(str(info.get('base', '?'))).name}, to use it")
+    config = json.loads((folder / "adapter_config.json").read_text())
+    if config.get("task_type") not in (None, "CAUSAL_LM"):
+        raise EngineError(f"LoRA adapter {folder.name} is for a {config['task_type']} model, not a causal language model")
+
+
+@contextmanager
+def _adapters(model, adapters: list[tuple[Path, float]]):
+    """The model with the adapters applied at their weights for one generation; afterwards
+    the peft layers are taken out again, leaving the cached model as it was loaded."""
+    if not adapters:
+        yield model
+        return
+    from peft import PeftModel
+    from peft.tuners.lora import LoraLayer
+
+    for folder, _ in adapters:
+        _check_fits(model, folder)
+    names = [f"lora_{i}" for i in range(len(adapters))]
+    peft_model = None
+    try:
+        for name, (folder, _) in zip(names, adapters):
+            try:
+                with warnings.catch_warnings():  # transformers' deprecation notes about peft's calls
+                    warnings.simplefilter("ignore", FutureWarning)
+                    if peft_model is None:
+                        peft_model = PeftModel.from_pretrained(model, folder, adapter_name=name)
+                    else:
+                        peft_model.load_adapter(folder, adapter_name=name)
+            except (ValueError, KeyError, OSError, RuntimeError) as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise EngineError(f"LoRA adapter {folder.name} does not fit this model: {first[:200]}") from exc
+        peft_model.base_model.set_adapter(names)  # all of them at once, each at its own weight
+        for module in peft_model.modules():
+            if isinstance(module, LoraLayer):
+                for name, (_, weight) in zip(names, adapters):
+                    module.set_scale(name, weight)
+        peft_model.eval()
+        yield peft_model
+    finally:
+        if peft_model is not None:
+            peft_model.unload()  # the original layers back in place, adapters dropped
+        else:  # peft failed half-way (a shape mismatch after injecting its layers)
+            _strip_adapters(model)
+        if hasattr(model, "peft_config"):
+            del model.peft_config
+
+
+def _strip_adapters(model) -> None:
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    for name, module in list(model.named_modules()):
+        if isinstance(module, BaseTunerLayer):
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, module.get_base_layer())
 
 
 def _cut_at_stop(text: str, stops: list[str]) -> str:

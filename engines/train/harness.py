@@ -11,7 +11,7 @@ parameters already checked against engines/train/schema.py. The run folder then 
     data/dataset.safetensors  the prepared images (uint8 train / val): a resume never re-scans
     data/report.json          what was kept, skipped and why, duplicates (engines/data.py)
     checkpoints/step-N/       state.safetensors + state.json (engines/train/checkpoint.py)
-    samples/step-N.png        fixed-seed sample grids
+    samples/step-N.png        fixed-seed sample grids (a trainer with write_sample: its own, e.g. step-N.txt)
     model/                    the finished model, in its engine's format (model.json + weights)
     stop                      made by the parent to ask the run to stop (checked every step)
     .lock                     held (OS lock) by the trainer while it runs

@@ -60,6 +60,31 @@ class TrainerSpec:
     scanner: str | None = None
 
 
+# What both language-model trainers (engines/train/lm_trainer.py) take beside their base.
+_TEXT_PARAMS = (
+    Param("block_size", "int", 256, min=8, max=32768,
+          help="Tokens per training row (at most the model's context length)."),
+    Param("packing", "bool", True,
+          help="Join the documents (with an end-of-text token between) and cut them into full blocks; "
+               "off: one document per block, cut or padded to the block size."),
+    Param("batch_size", "int", 8, min=1, max=4096, help="Blocks per optimiser step."),
+    Param("gradient_accumulation", "int", 1, min=1, max=1024,
+          help="Split each batch into this many passes (less memory, the same update); divides batch_size."),
+    Param("lr_schedule", "choice", "constant", choices=("constant", "cosine"),
+          help="Learning rate after the warm-up: constant, or a cosine decay to 0 at the last step."),
+    Param("warmup_steps", "int", 0, min=0, max=1_000_000, help="Steps the learning rate rises linearly from 0."),
+    Param("max_grad_norm", "float", 1.0, min=0.0, max=1000.0, help="Clip the gradient norm to this (0: no clipping)."),
+    Param("val_fraction", "float", 0.1, min=0.0, max=0.5, help="Share of the documents held out for validation."),
+    Param("eval_samples", "int", 256, min=1, max=1_000_000, help="Most validation blocks the loss is taken on."),
+    Param("sample_prompts", "strings", None,
+          help="Prompts continued with fixed seeds as the run goes; the first words of the first documents when unset."),
+    Param("sample_tokens", "int", 48, min=1, max=2048, help="Tokens written for each sample prompt."),
+    Param("checkpoint_every", "int", 100, min=1, help="Save a checkpoint every N steps (and on stop)."),
+    Param("sample_every", "int", 100, min=0, help="Write the samples every N steps (0: at the end)."),
+    Param("eval_every", "int", 100, min=0, help="Take the validation loss and perplexity every N steps (0: at the end only)."),
+)
+
+
 TRAINERS = {
     "gan": TrainerSpec("gan", "engines.train.gan_trainer:GanTrainer", (
         Param("latent_dim", "int", 100, min=2, max=1024, help="Size of the generator's input noise."),
@@ -98,6 +123,22 @@ TRAINERS = {
         Param("sample_every", "int", 100, min=0, help="Render the sample prompts every N steps (0: at the end)."),
         Param("eval_every", "int", 100, min=0, help="Take the validation loss every N steps (0: at the end only)."),
     ), {"lr": 1e-4, "steps": 500, "flips": False}, resolutions=None),
+    "lora-text": TrainerSpec("lora-text", "engines.train.lm_trainer:LoraTextTrainer", (
+        Param("base", "str", None, help="The language model the adapter is for (a transformers folder: GPT-2, Llama ...)."),
+        Param("rank", "int", 8, min=1, max=256, help="LoRA rank: more can learn more, and makes a larger adapter."),
+        Param("alpha", "float", None, min=0.0, max=1024.0, help="LoRA alpha (scales the update); the rank when unset."),
+        Param("dropout", "float", 0.05, min=0.0, max=0.9, help="Dropout on the LoRA's input while training."),
+        Param("target_modules", "strings", None,
+              help="Layers the LoRA adapts (e.g. q_proj,v_proj, or all-linear); unset: peft's choice for the "
+                   "architecture (GPT-2: c_attn; Llama, Qwen: q_proj, v_proj)."),
+        *_TEXT_PARAMS,
+    ), {"lr": 2e-4, "steps": 500}, data="text", scanner="engines.train.text_data:scan"),
+    "causal-lm": TrainerSpec("causal-lm", "engines.train.lm_trainer:CausalLMTrainer", (
+        Param("base", "str", None,
+              help="The language model whose every weight is trained (a transformers folder; it may be freshly "
+                   "initialised, to train from scratch)."),
+        *_TEXT_PARAMS,
+    ), {"lr": 5e-5, "steps": 1000}, data="text", scanner="engines.train.text_data:scan"),
 }
 
 
