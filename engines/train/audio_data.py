@@ -81,7 +81,7 @@ def _collect(folder: Path, params: dict) -> tuple[list[np.ndarray], dict]:
             report.duplicates.append({"file": name, "duplicate_of": seen[digest], "kind": "exact", "distance": 0})
             continue
         clip, reason = fit_clip(audio, source_rate, rate, length, normalize, params.get("loudness_lufs", -16.0),
-                                params.get("min_duration_s", 0.05))
+                                params.get("min_duration_s", 0.02))
         if clip is None:
             report.skipped.append({"file": name, "reason": reason})
             continue
@@ -138,7 +138,7 @@ def _read(path: Path) -> tuple[np.ndarray | None, int, str | None]:
 
 
 def fit_clip(audio: np.ndarray, source_rate: int, rate: int, length: int, normalize: str = "peak",
-             loudness_lufs: float = -16.0, min_duration_s: float = 0.05) -> tuple[np.ndarray | None, str | None]:
+             loudness_lufs: float = -16.0, min_duration_s: float = 0.02) -> tuple[np.ndarray | None, str | None]:
     """One clip as the model learns it: float32 (length,), or (None, why not)."""
     mono = edit.set_channels(audio, 1)
     if source_rate != rate:

@@ -90,7 +90,7 @@ TRAINERS = {
         Param("normalize", "choice", "peak", choices=("peak", "loudness", "none"),
               help="Bring every clip to the same peak (-1 dBFS) or loudness before training."),
         Param("loudness_lufs", "float", -16.0, min=-70.0, max=0.0, help="The loudness target of normalize=loudness."),
-        Param("min_duration_s", "float", 0.05, min=0.0, max=60.0,
+        Param("min_duration_s", "float", 0.02, min=0.0, max=60.0,
               help="Skip files with less sound than this after their leading silence."),
         Param("batch_size", "int", 16, min=1, max=4096, help="Clips per step (the whole set when it has fewer)."),
         Param("eval_samples", "int", 64, min=2, max=10_000, help="Generated clips compared with the validation set."),
