@@ -40,9 +40,10 @@ PACKAGES = ("sonic-pi-samples", "hydrogen-drumkits")
 ONE_SHOT_PREFIXES = ("bd_", "drum_", "elec_", "perc_", "sn_", "tabla_", "misc_", "vinyl_")
 # The model: 8192 samples at 16 kHz (0.51 s, half the paper's 16384) holds nearly every hit of
 # the set whole (median ~0.35 s; longer tails are faded out at the cut) at half the paper's cost
-# per step; widths sized by `probe` to fit the time budget on 2 cores.
+# per step. One thread: on the shared 2-core machine a 25 s probe trained 102 clips/s with 1
+# thread and 15.8 with 2 (OpenMP's threads wait on each other whenever another process is busy).
 SETTINGS = {"sample_rate": 16000, "length": 8192, "latent_dim": 100, "g_width": 8, "d_width": 8,
-            "batch_size": 16, "seed": 0, "threads": 2, "val_fraction": 0.1, "eval_samples": 64,
+            "batch_size": 16, "seed": 0, "threads": 1, "val_fraction": 0.1, "eval_samples": 64,
             "checkpoint_every": 500, "keep_checkpoints": 1}
 RUN_OVERHEAD_S = 60  # a run's start-up, data preparation, evaluations and export, besides its steps
 
