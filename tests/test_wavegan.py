@@ -237,5 +237,5 @@ def test_the_starter_generates_with_no_model_and_remakes_identically(tmp_path, c
         data, rate = soundfile.read(path)
         assert rate == config.sample_rate and len(data) == config.length
     with Project.open(tmp_path / "P") as p:
-        (generation,) = p.query(modality="audio")
-        assert len(generation.outputs) == 2
+        original, remade = sorted(p.query(modality="audio"), key=lambda g: g.id)
+        assert original.id == result["generation_id"] and len(original.outputs) == len(remade.outputs) == 2
