@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
     what.add_argument("--engine", choices=tuple(schema.TRAINERS), help="what to train")
     what.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run")
     what.add_argument("--list", action="store_true", help="list the project's runs (JSON)")
-    train.add_argument("--data", type=Path, help="folder of images to learn from (searched recursively)")
+    train.add_argument("--data", type=Path, help="folder of images (wavegan: sounds) to learn from, "
+                                                 "searched recursively")
     train.add_argument("--base", metavar="MODEL", help="the model a LoRA adapts (lora-diffusion): a folder or a "
                        "hub id in the Hugging Face cache")
     train.add_argument("--name", help="name of the finished model in the project (project:NAME)")
