@@ -1,8 +1,9 @@
 """A feature-space distance between generated and real clips, in plain numpy and scipy.
 
 The Fréchet distance between the statistics (mean, covariance) of log-mel-spectrogram frames:
-every 512-sample frame (hop 256, Hann window) of every clip becomes 64 log mel-band energies,
-and the two sets of frames are compared as Gaussians, as FID and FAD compare embeddings. It
+every 512-sample frame (hop 256, Hann window) of every clip becomes 64 mel-band energies in dB
+(re a full-scale sine, floored at -80 dB), and the two sets of frames are compared as Gaussians,
+as FID and FAD compare embeddings. It
 needs no network and no download. It is NOT the Fréchet Audio Distance of the literature, which
 uses VGGish (or other learned) embeddings: compare runs of this app with each other only, and
 with the real-against-real figure a CARD.md quotes beside it.
@@ -13,10 +14,11 @@ from functools import lru_cache
 
 import numpy as np
 
-FEATURES = "logmel64-frames-v1"
-NOTE = ("Fréchet distance between log-mel frame statistics (64 bands, 512-sample frames): "
+FEATURES = "logmel64-db80-frames-v1"
+NOTE = ("Fréchet distance between log-mel frame statistics (64 bands in dB, 512-sample frames): "
         "compare runs of this app only, not published FAD (VGGish)")
 N_FFT, HOP, BANDS = 512, 256, 64
+FLOOR_DB = -80.0
 
 
 @lru_cache(maxsize=8)
@@ -47,8 +49,11 @@ def log_mel_frames(clips, rate: int) -> np.ndarray:
     count = 1 + (clips.shape[1] - N_FFT) // HOP
     starts = np.arange(count) * HOP
     frames = clips[:, starts[:, None] + np.arange(N_FFT)] * np.hanning(N_FFT)
-    power = np.abs(np.fft.rfft(frames, axis=-1)) ** 2
-    return np.log(power @ mel_filters(rate).T + 1e-6).reshape(-1, BANDS)
+    # Scaled so that a full-scale sine reads 0 dB in its band; -80 dB and below all read -80:
+    # differences in an inaudible noise floor must not decide the distance.
+    power = (np.abs(np.fft.rfft(frames, axis=-1)) / (N_FFT / 4)) ** 2
+    energy = power @ mel_filters(rate).T
+    return 10 * np.log10(np.maximum(energy, 10 ** (FLOOR_DB / 10))).reshape(-1, BANDS)
 
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
