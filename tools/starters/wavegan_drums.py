@@ -327,7 +327,8 @@ compare runs of this app only.
 
 
 def license_data(rows: list[dict], report: dict) -> str:
-    kept = set(report["kept"])
+    why = {s["file"]: f"no: {s['reason']}" for s in report["skipped"]}
+    why.update({d["file"]: f"no: duplicate of {d['duplicate_of']}" for d in report["duplicates"]})
     lines = ["# Training data of starter:wavegan/drums", "",
              "All clips are CC0 1.0 (public domain dedication), as the Debian packages' copyright files",
              "state: `/usr/share/doc/sonic-pi-samples/copyright` (one stanza per sample; only the samples",
@@ -337,7 +338,7 @@ def license_data(rows: list[dict], report: dict) -> str:
              "the packages. CC0 asks no attribution; the authors are listed with thanks.", "",
              "| file | package | author | source | licence | used |", "|---|---|---|---|---|---|"]
     for row in rows:
-        used = "yes" if row["path"] in kept else "no (skipped or duplicate)"
+        used = why.get(row["path"], "yes")
         lines.append(f"| {row['file']} | {row['package']} | {row['copyright']} | {row['source']} | "
                      f"{row['license']} | {used} |")
     return "\n".join(lines) + "\n"
