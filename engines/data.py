@@ -112,15 +112,22 @@ def prepare(folder: str | Path, options: DataOptions = DataOptions()) -> Dataset
     if not images:
         raise DataError(f"no usable images in {folder}: {len(report.skipped)} files skipped, "
                         f"{len(report.duplicates)} duplicates; see the report", report)
-    order = np.random.default_rng(options.split_seed).permutation(len(images))
-    n_val = round(len(images) * options.val_fraction) if len(images) > 1 else 0
-    n_val = min(max(n_val, 1 if options.val_fraction > 0 and len(images) > 1 else 0), len(images) - 1)
     stack = np.stack(images)
-    train_rows, val_rows = np.sort(order[n_val:]), np.sort(order[:n_val])
+    train_rows, val_rows = split(len(images), options.val_fraction, options.split_seed)
     report.train, report.val = len(train_rows), len(val_rows)
     report.train_files = [report.kept[i] for i in train_rows]
     report.val_files = [report.kept[i] for i in val_rows]
     return Dataset(train=stack[train_rows], val=stack[val_rows], report=report)
+
+
+def split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the train and validation splits of n kept items (each sorted), drawn with a
+    fixed seed: at least one held out when val_fraction > 0 and there are two or more, and
+    never all of them."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = round(n * val_fraction) if n > 1 else 0
+    n_val = min(max(n_val, 1 if val_fraction > 0 and n > 1 else 0), n - 1)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 def _files(folder: Path) -> list[Path]:

@@ -424,3 +424,24 @@ def _save_tiny_vits(path: Path, num_speakers: int) -> None:
         model = VitsModel(config)
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
+
+
+def build_tiny_wavegan(path: str | Path, sample_rate: int = 8000, length: int = 2048, width: int = 2,
+                       latent_dim: int = 8) -> Path:
+    """A WaveGAN model folder as a finished training run leaves it (model.json +
+    generator.safetensors), with the trainer's initialisation from a fixed seed."""
+    import torch
+    from safetensors.torch import save_file
+
+    from engines.audio import wavegan
+
+    path = Path(path)
+    config = wavegan.WaveGanConfig(sample_rate=sample_rate, length=length, latent_dim=latent_dim, g_width=width,
+                                   d_width=width)
+    generator = wavegan.build_generator(config)
+    wavegan.init_weights(generator, torch.Generator().manual_seed(0))
+    path.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in generator.state_dict().items()}, path / wavegan.WEIGHTS)
+    (path / "model.json").write_text(json.dumps({"format": wavegan.FORMAT, "version": 1,
+                                                 "config": config.to_dict()}))
+    return path

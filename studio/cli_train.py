@@ -30,8 +30,8 @@ def add_parser(sub) -> None:
     what.add_argument("--engine", choices=tuple(schema.TRAINERS), help="what to train")
     what.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run")
     what.add_argument("--list", action="store_true", help="list the project's runs (JSON)")
-    train.add_argument("--data", type=Path, help="folder to learn from, searched recursively: images, or "
-                       ".txt, .md and .jsonl for lora-text and causal-lm")
+    train.add_argument("--data", type=Path, help="folder to learn from, searched recursively: images; sounds "
+                       "for wavegan; .txt, .md and .jsonl for lora-text and causal-lm")
     train.add_argument("--base", metavar="MODEL", help="the model a LoRA adapts or causal-lm trains (lora-diffusion, "
                        "lora-text, causal-lm): a folder, starter:..., project:... or a hub id in the Hugging Face cache")
     train.add_argument("--name", help="name of the finished model in the project (project:NAME)")

@@ -89,3 +89,11 @@ def tiny_vits_voices(tmp_path_factory):
     from engines.tiny_models import build_tiny_vits
 
     return build_tiny_vits(tmp_path_factory.mktemp("models") / "tiny-vits-voices", num_speakers=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_wavegan(tmp_path_factory):
+    """A tiny WaveGAN generator (8 kHz, 2048 samples, width 2) with seeded random weights."""
+    from engines.tiny_models import build_tiny_wavegan
+
+    return build_tiny_wavegan(tmp_path_factory.mktemp("models") / "tiny-wavegan")

@@ -175,6 +175,17 @@ def test_voice_engine_is_chosen_in_the_same_workspace(qtbot, audio, tiny_vits, t
     assert w.model.text() == str(tiny_vits)
 
 
+def test_drum_hits_come_from_the_starter_with_no_model_given(qtbot, audio):
+    w = audio
+    w.engine_choice.setCurrentIndex(w.engine_choice.findData("wavegan"))
+    assert w.engine.name == "wavegan" and not w.prompt.isEnabled() and w.model.text() == ""
+    w.count.setValue(2)
+    generate(qtbot, w)
+    (generation,) = w.project.query(modality="audio")
+    assert generation.recipe["model"] == "starter:wavegan/drums" and len(generation.outputs) == 2
+    assert w.waveform.has_clip() and w.waveform.rate == 16000
+
+
 def test_a_clip_restores_exactly_what_made_it(qtbot, audio, tiny_vits):
     w = audio
     main = w.window()

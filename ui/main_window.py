@@ -30,7 +30,7 @@ from ui.worker import Worker
 from ui.workspace import Workspace
 
 # A tuple of engines: one workspace with an engine choice (audio: music or voice).
-WORKSPACES = (("Image", "diffusion"), ("Text", "causal-lm"), ("Audio", ("musicgen", "speech")))
+WORKSPACES = (("Image", "diffusion"), ("Text", "causal-lm"), ("Audio", ("musicgen", "speech", "wavegan")))
 RECENT_MAX = 8
 
 if TYPE_CHECKING:

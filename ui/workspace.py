@@ -38,8 +38,10 @@ PLACEHOLDERS = {
                  "What to make: calm chiptune loop, 90 bpm / wooden door creaks open"),
     "speech": ("a VITS (MMS-TTS) folder or a hub id in your Hugging Face cache",
                "The line to speak: Welcome, traveller. The inn is just ahead."),
+    "wavegan": ("empty: the starter drum model; or a WaveGAN trained in Assetsmith",
+                "(no prompt: the seed picks the sound)"),
 }
-ENGINE_TITLES = {"musicgen": "Music & sound effects", "speech": "Voice lines"}
+ENGINE_TITLES = {"musicgen": "Music & sound effects", "speech": "Voice lines", "wavegan": "Drum hits & one-shots"}
 
 
 class ImageView(QLabel):
@@ -302,6 +304,7 @@ class Workspace(QWidget):
         self.model.setText(self._model_texts.get(name, self.settings.value(f"{name}/model", "", str)))
         self.model.setPlaceholderText(self._placeholders()[0])
         self.prompt.setPlaceholderText(self._placeholders()[1])
+        self.prompt.setEnabled(self.engine.takes_prompt)  # a workspace's engines may differ (wavegan takes none)
 
     def _placeholders(self) -> tuple[str, str]:
         default = PLACEHOLDERS.get(self.modality, ("a model folder", "What to make"))
