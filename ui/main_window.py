@@ -30,7 +30,7 @@ from ui.worker import Worker
 from ui.workspace import Workspace
 
 # A tuple of engines: one workspace with an engine choice (audio: music or voice).
-WORKSPACES = (("Image", "diffusion"), ("Text", "causal-lm"), ("Audio", ("musicgen", "speech")))
+WORKSPACES = (("Image", ("diffusion", "gan", "vae")), ("Text", "causal-lm"), ("Audio", ("musicgen", "speech")))
 RECENT_MAX = 8
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
     def _build_train(self) -> QWidget:
         from ui.train_workspace import TrainWorkspace
 
-        train = TrainWorkspace(self.project, self.workspaces)  # a finished model goes to the tab of its engine
+        train = TrainWorkspace(self.project, self.open_workspace)  # a finished model goes to the tab of its engine
         train.message.connect(self.say)
         return train
 
@@ -223,6 +223,15 @@ class MainWindow(QMainWindow):
                            ("Ctrl+C", gallery.copy_recipe)):
             QShortcut(QKeySequence(keys), gallery.view, activated=slot, context=Qt.WidgetShortcut)
         return gallery
+
+    def open_workspace(self, engine: str) -> Workspace | None:
+        """The generation tab of `engine`, built and brought to the front (None: no tab has it)."""
+        title = next((t for t, engines in WORKSPACES if engine in _engine_names(engines)), None)
+        if title is None:
+            return None
+        workspace = self.tab(title)
+        self.tabs.setCurrentWidget(workspace)
+        return workspace
 
     @property
     def image(self) -> Workspace:
@@ -357,12 +366,10 @@ class MainWindow(QMainWindow):
 
     def restore_recipe(self, recipe: dict, source: str) -> bool:
         engine = recipe.get("engine")
-        title = next((t for t, engines in WORKSPACES if engine in _engine_names(engines)), None)
-        if title is None:
+        workspace = self.open_workspace(engine)
+        if workspace is None:
             self.say(f"{source} was made by the {engine!r} engine, which has no workspace here yet", 15000)
             return False
-        workspace = self.tab(title)
-        self.tabs.setCurrentWidget(workspace)
         skipped = workspace.apply_recipe(recipe)
         note = f" (not used: {', '.join(skipped)})" if skipped else ""
         self.say(f"Settings restored from {source}{note}", 15000)

@@ -55,6 +55,10 @@ class TrainerSpec:
     # dict (the keys of engines.data.Report.to_dict() plus "summary"), raising DataError when the
     # folder gives nothing to train on. The trainer's prepare() and the Train workspace both use it.
     scanner: str | None = None
+    # A trainer that adapts a model (its `base` param, e.g. a LoRA) names the generation engine
+    # whose models it takes and whose generations its result is used in; None: the trainer's
+    # result is a model of the engine of its own name (gan, vae, causal-lm, wavegan).
+    base_engine: str | None = None
 
 
 TRAINERS = {
@@ -94,7 +98,7 @@ TRAINERS = {
         Param("checkpoint_every", "int", 100, min=1, help="Save a checkpoint every N steps (and on stop)."),
         Param("sample_every", "int", 100, min=0, help="Render the sample prompts every N steps (0: at the end)."),
         Param("eval_every", "int", 100, min=0, help="Take the validation loss every N steps (0: at the end only)."),
-    ), {"lr": 1e-4, "steps": 500, "flips": False}, resolutions=None),
+    ), {"lr": 1e-4, "steps": 500, "flips": False}, resolutions=None, base_engine="diffusion"),
 }
 
 
