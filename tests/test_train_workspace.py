@@ -87,9 +87,9 @@ def test_every_trainer_is_offered_with_its_settings_and_presets(qtbot, window):
             shown = {**{p.name: p.default for p in shown_params(engine)}, **form.values()}
             assert {k: shown[k] for k in values} == pytest.approx(values), (engine, preset)
     setup.set_engine("lora-diffusion")
-    assert setup.params().values() == pytest.approx({"steps": 3000, "rank": 32, "alpha": 16.0, "lr": 5e-5, "batch_size": 4,
-                                       "train_text_encoder": True, "caption_dropout": 0.1, "sample_every": 500,
-                                       "checkpoint_every": 500, "eval_every": 500})  # the last preset clicked
+    assert setup.params().values() == pytest.approx({  # the last preset clicked
+        "steps": 3000, "rank": 32, "alpha": 16.0, "lr": 5e-5, "batch_size": 4, "train_text_encoder": True,
+        "caption_dropout": 0.1, "sample_every": 500, "checkpoint_every": 500, "eval_every": 500})
     setup.preset_buttons["quick"].click()
     assert setup.params().values()["rank"] == 4 and setup.params().values()["steps"] == 300
 

@@ -96,7 +96,8 @@ def test_param_form_alone(qtbot, tmp_path, monkeypatch):
                              "picture": str(chosen)}
     form.editor("loras").add(str(tmp_path / "style.safetensors"), 0.8)
     form.set_value("loras", form.editor("loras").value() + [[str(tmp_path / "b.safetensors"), 1.0]])
-    assert form.values()["loras"] == [[str(tmp_path / "style.safetensors"), 0.8], [str(tmp_path / "b.safetensors"), 1.0]]
+    assert form.values()["loras"] == [[str(tmp_path / "style.safetensors"), 0.8],
+                                      [str(tmp_path / "b.safetensors"), 1.0]]
     form.editor("loras").add(str(tmp_path / "b.safetensors"), 0.5)  # the same file again: its weight changes
     assert form.values()["loras"][1] == [str(tmp_path / "b.safetensors"), 0.5]
     form.set_value("loras", [])

@@ -149,7 +149,9 @@ def _card(sample: dict) -> QWidget:
         box.addWidget(picture, 0, Qt.AlignHCenter)
     caption = QLabel(text, objectName="caption", wordWrap=True, alignment=Qt.AlignTop | Qt.AlignLeft)
     caption.setToolTip(f"{sample['file']}\n{text}")
-    caption.setStyleSheet("color: #aaa; font-size: 11px")
+    font = caption.font()
+    font.setPointSizeF(font.pointSizeF() * 0.9)
+    caption.setFont(font)
     width = THUMB + 48 if thumb is not None else 220
     caption.setFixedWidth(width)
     caption.setMaximumHeight(56)

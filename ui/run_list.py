@@ -44,9 +44,9 @@ class RunList(QWidget):
         self.repeat_button = QPushButton("Repeat", toolTip="A new run with the chosen run's settings and data")
         self.use_button = QPushButton("Use this model now",
                                       toolTip="Open the chosen run's model in the workspace that generates with it")
-        self.resume_button.clicked.connect(lambda: self.chosen() and self.resume_requested.emit(self.chosen()["run_id"]))
-        self.repeat_button.clicked.connect(lambda: self.chosen() and self.repeat_requested.emit(self.chosen()))
-        self.use_button.clicked.connect(lambda: self.chosen() and self.use_requested.emit(self.chosen()))
+        self.resume_button.clicked.connect(lambda: self._emit(self.resume_requested, "run_id"))
+        self.repeat_button.clicked.connect(lambda: self._emit(self.repeat_requested))
+        self.use_button.clicked.connect(lambda: self._emit(self.use_requested))
         self.tree.currentItemChanged.connect(lambda *_: self.update_buttons())
         buttons = QGridLayout()  # two rows: the column stays narrow
         buttons.addWidget(self.resume_button, 0, 0)
@@ -58,6 +58,11 @@ class RunList(QWidget):
         layout.addLayout(buttons)
         self.busy = False
         self.update_buttons()
+
+    def _emit(self, signal, key: str | None = None) -> None:
+        run = self.chosen()
+        if run:
+            signal.emit(run[key] if key else run)
 
     def show_runs(self, runs: list[dict]) -> None:
         chosen = (self.chosen() or {}).get("run_id")
@@ -73,6 +78,7 @@ class RunList(QWidget):
         items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
         pick = next((i for i in items if i.data(0, RunRole)["run_id"] == chosen), None)
         pick = pick or next((i for i in items if i.data(0, RunRole)["state"] in RESUMABLE), None)
+        pick = pick or (items[0] if items else None)  # else the newest
         if pick is not None:
             self.tree.setCurrentItem(pick)
         self.update_buttons()

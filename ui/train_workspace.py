@@ -69,6 +69,8 @@ class TrainWorkspace(QWidget):
     def _build(self) -> None:
         self.setup = TrainSetup(self.project.root)
         self.setup.scan_requested.connect(self.scan)
+        # Another trainer reads the folder its own way (size, captions, text): its report, again.
+        self.setup.engine_changed.connect(lambda _: self.folder.text().strip() and self.scan())
         self.folder, self.name = self.setup.folder, self.setup.name
         self.start_button = QPushButton("Start training", default=True)
         self.start_button.clicked.connect(self.start)
@@ -279,7 +281,12 @@ class TrainWorkspace(QWidget):
             self.plot.add(step, event.get("losses") or {})
         elif kind == "sample" and self.run is not None:
             self.sample.show_file(self.run.folder / event["path"], step)
-        elif kind == "eval" and not replay:
+        elif kind == "eval":
+            # Validation losses join the curves (as kohya_ss and OneTrainer plot them).
+            self.plot.add(step, {k: v for k, v in (event.get("metrics") or {}).items()
+                                 if k.endswith("loss") and isinstance(v, (int, float))})
+            if replay:
+                return
             shown = ", ".join(f"{k} {v:.3g}" for k, v in (event.get("metrics") or {}).items()
                               if isinstance(v, (int, float)))
             self._say(f"Evaluated at step {step}: {shown}")
