@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget,
+    QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget,
 )
 
 WEIGHT_RANGE = (-4.0, 4.0)  # what A1111's <lora:name:weight> is used with
@@ -50,8 +50,11 @@ class LorasEditor(QWidget):
         row = QWidget()
         line = QHBoxLayout(row)
         line.setContentsMargins(0, 0, 0, 0)
-        name = QLabel(Path(file).parent.name + "/" + Path(file).name if Path(file).parent.name else file,
-                      toolTip=file)
+        # Its folder and name (a trained LoRA's folder is the model's name), as narrow as the column is.
+        shown = f"{Path(file).parent.name}/{Path(file).name}" if Path(file).parent.name else file
+        name = QLineEdit(shown, readOnly=True, toolTip=file)
+        name.setMinimumWidth(60)
+        name.setCursorPosition(0)
         box = QDoubleSpinBox(decimals=2, singleStep=0.05, toolTip="The LoRA's weight (1: as trained)")
         box.setRange(*WEIGHT_RANGE)
         box.setValue(weight)
