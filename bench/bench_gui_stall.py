@@ -7,8 +7,9 @@ Goal: < 30 ms for both. Offscreen platform (no screen needed).
 On a shared machine the gaps also hold the time the GUI thread waited for a core (the idle
 reference shows how much), so the GUI thread's own work is measured too: the longest single
 event it handled, in the thread's CPU time (time.thread_time around QApplication.notify),
-which waiting for a core does not count.
-Usage: .venv/bin/python bench/bench_gui_stall.py [--only generate|train]
+which waiting for a core does not count; and the loss plot's redraws alone, ours against the
+same plot with pyqtgraph's defaults.
+Usage: .venv/bin/python bench/bench_gui_stall.py [--only generate|train|plot]
 """
 import os
 import sys
@@ -122,9 +123,55 @@ def images(folder: Path) -> Path:
     return folder
 
 
+def plot_redraws(app, plot, points: int = 5000, every: int = 10, curves: int = 4) -> list[float]:
+    """GUI-thread CPU seconds of each redraw and paint of a loss plot whose curves grow to
+    `points`, redrawn every `every` steps (as the Train workspace's timer does)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    plot.resize(540, 250)
+    plot.show()
+    app.processEvents()
+    spent = []
+    for step in range(1, points + 1):
+        plot.add(step, {f"loss_{i}": float(v) for i, v in enumerate(rng.random(curves))})
+        if step % every == 0:
+            start = time.thread_time()
+            plot.redraw()
+            plot.repaint()
+            app.processEvents()
+            spent.append(time.thread_time() - start)
+    plot.close()
+    return spent
+
+
+def compare_plots(app, rounds: int = 3) -> None:
+    """Our loss plot against the same plot with pyqtgraph's defaults (a 1.5 px pen, as before,
+    and 5 points per pixel), interleaved; medians of the per-redraw means."""
+    import statistics
+
+    from ui.loss_plot import LossPlot
+
+    ours, default = [], []
+    for _ in range(rounds):
+        for kind, into in (("ours", ours), ("default", default)):
+            plot = LossPlot() if kind == "ours" else LossPlot(pen_width=1.5, points_per_pixel=5.0)
+            spent = plot_redraws(app, plot)
+            into.append((statistics.mean(spent), max(spent)))
+    mean_ours, mean_default = (statistics.median(m for m, _ in runs) for runs in (ours, default))
+    print(f"Loss plot redraw + paint (GUI-thread CPU, 4 curves growing to 5000 points, every 10 steps): "
+          f"ours {mean_ours * 1000:.1f} ms (worst {max(w for _, w in ours) * 1000:.0f}) vs pyqtgraph defaults "
+          f"{mean_default * 1000:.1f} ms (worst {max(w for _, w in default) * 1000:.0f}) = "
+          f"{mean_ours / mean_default:.2f}")
+
+
 def main() -> None:
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     app = TimedApp([])
+    if only in (None, "plot"):
+        compare_plots(app)
+        if only == "plot":
+            return
     QMessageBox.question = lambda *a, **k: QMessageBox.Yes  # closing with work running asks
     from engines.tiny_models import build_tiny_sd
     from studio.project import Project
