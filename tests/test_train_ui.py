@@ -150,7 +150,8 @@ def test_train_watch_stop_close_and_resume_to_a_registered_model(qtbot, open_win
     assert train.outcome["event"] == "finished", train.status.text()
     assert train.plot.steps("loss_g") == list(range(1, steps + 1))  # every step once, across three children
     assert train.plot.points("loss_g") == steps
-    assert train.sample.caption.text().startswith(f"step {steps}") and train.sample.image.has_image()
+    qtbot.waitUntil(lambda: train.sample.caption.text().startswith(f"step {steps}"))  # read off the GUI thread
+    assert train.sample.image.has_image()
     assert train.progress.value() == steps and "finished" in train.progress.format()
     assert offered == [("gan", "project:sprites")] and train.model_ref == "project:sprites"
     assert "project:sprites" in train.status.text() and "project:sprites" in window.statusBar().currentMessage()

@@ -114,7 +114,8 @@ def test_lora_run_from_report_to_the_image_tab_and_repeated(qtbot, window, capti
     qtbot.waitUntil(lambda: not train.busy(), timeout=RUN_S)
     assert train.outcome["event"] == "finished", train.status.text()
     assert train.plot.steps("loss") == [1, 2, 3] and train.plot.points("loss") == 3
-    assert train.sample.image.has_image() and train.sample.caption.text().startswith("step 3")
+    qtbot.waitUntil(lambda: train.sample.caption.text().startswith("step 3"))  # read off the GUI thread
+    assert train.sample.image.has_image()
     first_losses = list(train.plot.series["loss"].ys)
     assert train.use_button.isVisible()
     train.use_button.click()  # "use this model now": the Image tab, the base model, the LoRA

@@ -280,7 +280,7 @@ class TrainWorkspace(QWidget):
             self._step = step
             self.plot.add(step, event.get("losses") or {})
         elif kind == "sample" and self.run is not None:
-            self.sample.show_file(self.run.folder / event["path"], step)
+            self.sample.show_later(self.run.folder / event["path"], step)
         elif kind == "eval":
             # Validation losses join the curves (as kohya_ss and OneTrainer plot them).
             self.plot.add(step, {k: v for k, v in (event.get("metrics") or {}).items()
