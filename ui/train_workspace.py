@@ -361,10 +361,13 @@ class TrainWorkspace(QWidget):
         if adapter:
             names = {p.name: p for p in workspace.engine.params}
             loras = next((n for n, p in names.items() if p.type == "loras"), None)
-            if loras is None:
-                self._say(f"The {use['engine']} engine takes no LoRAs; the adapter is {adapter}", error=True)
+            if loras is not None:  # a list of [file, weight]: added to those already chosen
+                workspace.params.editor(loras).add(adapter, 1.0)
+            elif "adapter" in names:  # one adapter file or folder
+                workspace.params.set_value("adapter", adapter)
+            else:
+                self._say(f"The {use['engine']} engine takes no adapter; the adapter is {adapter}", error=True)
                 return False
-            workspace.params.editor(loras).add(adapter, 1.0)
         what = f"{run['model']} (a LoRA on {use['model']})" if adapter else run["model"]
         self._say(f"{what} is set in the {use['engine']} workspace", ms=15000)
         return True
