@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engines import devices
+from engines import devices, registry
 from studio.jobs import JobRunner
 from studio.metadata import MetadataError, read_recipe
 from studio.project import Project
@@ -29,8 +29,10 @@ from ui.thumb_loader import ThumbLoader
 from ui.worker import Worker
 from ui.workspace import Workspace
 
-# A tuple of engines: one workspace with an engine choice (audio: music or voice).
-WORKSPACES = (("Image", ("diffusion", "gan", "vae")), ("Text", "causal-lm"), ("Audio", ("musicgen", "speech")))
+# A tuple of engines: one workspace with an engine choice (audio: music or voice). Engines
+# not installed (no entry point) are left out, so one added later appears by itself.
+WORKSPACES = (("Image", ("diffusion", "gan", "vae")), ("Text", "causal-lm"),
+              ("Audio", ("musicgen", "speech", "wavegan")))
 RECENT_MAX = 8
 
 if TYPE_CHECKING:
@@ -200,7 +202,7 @@ class MainWindow(QMainWindow):
         return None if widget in self._builders else widget
 
     def _build_workspace(self, title: str, engines) -> Workspace:
-        workspace = Workspace(engines, self.project, self.runner, self.bridge, self.loader)
+        workspace = Workspace(_engine_names(engines), self.project, self.runner, self.bridge, self.loader)
         workspace.message.connect(self.say)
         self.workspaces[title.lower()] = workspace
         return workspace
@@ -431,7 +433,9 @@ class MainWindow(QMainWindow):
 
 
 def _engine_names(engines) -> tuple[str, ...]:
-    return (engines,) if isinstance(engines, str) else tuple(engines)
+    """The workspace's engines that are installed."""
+    installed = registry.names()
+    return tuple(e for e in ((engines,) if isinstance(engines, str) else engines) if e in installed)
 
 
 def recent_projects(settings: QSettings) -> list[str]:
