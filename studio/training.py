@@ -270,7 +270,7 @@ def describe_run(folder: Path) -> dict:
     samples = [e["path"] for e in events if e.get("event") == "sample"]
     return {
         "run_id": config["run_id"], "engine": config["engine"], "name": config["name"], "data": config["data"],
-        "created": config.get("created"), "state": state,
+        "created": config.get("created"), "state": state, "params": config.get("params") or {},
         "step": max((e.get("step", 0) for e in events), default=0),
         "total_steps": started.get("total_steps"), "metrics": metrics,
         "last_sample": samples[-1] if samples else None, "model": _registered(folder),

@@ -93,7 +93,7 @@ def test_scan_report_and_errors_in_words(qtbot, open_window, images, tmp_path, p
     assert "notes.txt — not an image" in train.report.toPlainText()  # why, even when nothing is usable
     train.folder.clear()
     train.start()
-    assert "Choose a folder" in train.status.text() and not train.busy()
+    assert "Choose a data folder" in train.status.text() and not train.busy()
 
     # A run the trainer refuses (its config is damaged): the child's own reason, in words.
     broken = training.runs_folder(project_root) / "20990101-000000-abcdef"
@@ -103,7 +103,8 @@ def test_scan_report_and_errors_in_words(qtbot, open_window, images, tmp_path, p
     qtbot.waitUntil(lambda: not train.busy(), timeout=RUN_S)
     assert train.outcome["event"] == "failed" and train.progress.format() == "failed"
     assert "Cannot train:" in train.status.text() and "config.json is not valid JSON" in train.status.text()
-    qtbot.waitUntil(lambda: train.runs.currentText().startswith("cannot list the runs"), timeout=30_000)
+    qtbot.waitUntil(lambda: train.run_list.tree.topLevelItemCount() == 1 and train.run_list.tree.topLevelItem(0)
+                    .text(0).startswith("cannot list the runs"), timeout=30_000)
     assert train.start_button.isEnabled() and not train.resume_button.isEnabled()
 
 
@@ -133,7 +134,7 @@ def test_train_watch_stop_close_and_resume_to_a_registered_model(qtbot, open_win
 
     train.resume()
     qtbot.waitUntil(lambda: train._step > stopped_at + 1, timeout=RUN_S)
-    assert train.plot.data["loss_g"][0][:stopped_at] == list(range(1, stopped_at + 1))  # the curve so far
+    assert train.plot.steps("loss_g")[:stopped_at] == list(range(1, stopped_at + 1))  # the curve so far
     window.close()  # asks (patched: yes), then the trainer saves a checkpoint and stops
     (run,) = training.list_runs(project_root)
     assert run["state"] == "stopped" and not training.is_running(training.run_dir(project_root, run["run_id"]))
@@ -144,17 +145,29 @@ def test_train_watch_stop_close_and_resume_to_a_registered_model(qtbot, open_win
     train.model_ready.connect(lambda engine, ref: offered.append((engine, ref)))
     qtbot.waitUntil(lambda: train.chosen_run() == run["run_id"], timeout=30_000)
     train.resume()
-    qtbot.waitUntil(lambda: train.sample.has_image(), timeout=RUN_S)  # shown as soon as one is written
+    qtbot.waitUntil(lambda: train.sample.has_sample(), timeout=RUN_S)  # shown as soon as one is written
     qtbot.waitUntil(lambda: not train.busy(), timeout=RUN_S)
     assert train.outcome["event"] == "finished", train.status.text()
-    assert train.plot.data["loss_g"][0] == list(range(1, steps + 1))  # every step once, across three children
+    assert train.plot.steps("loss_g") == list(range(1, steps + 1))  # every step once, across three children
     assert train.plot.points("loss_g") == steps
-    assert train.sample_caption.text().startswith(f"step {steps}")
+    qtbot.waitUntil(lambda: train.sample.caption.text().startswith(f"step {steps}"))  # read off the GUI thread
+    assert train.sample.image.has_image()
     assert train.progress.value() == steps and "finished" in train.progress.format()
     assert offered == [("gan", "project:sprites")] and train.model_ref == "project:sprites"
-    # The Image tab makes diffusion only: the message says how to use the GAN model meanwhile.
-    assert "project:sprites" in train.status.text() and "--engine gan" in train.status.text()
-    assert "project:sprites" in window.statusBar().currentMessage()
+    assert "project:sprites" in train.status.text() and "project:sprites" in window.statusBar().currentMessage()
+    # The GAN is one of the Image tab's engines, and its model picker lists the finished model.
+    image = window.image
+    assert [image.engine_choice.itemData(i) for i in range(image.engine_choice.count())] == ["diffusion", "gan", "vae"]
+    image.engine_choice.setCurrentIndex(image.engine_choice.findData("gan"))
+    dialog = image.get_more_models()
+    qtbot.waitUntil(lambda: "project:sprites" in dialog.visible_refs(), timeout=30_000)
+    dialog.reject()
+    image.engine_choice.setCurrentIndex(image.engine_choice.findData("diffusion"))
+    window.tabs.setCurrentWidget(train)
+    assert train.use_button.isVisible()
+    train.use_button.click()  # "use this model now": the Image tab, GAN engine, this model
+    assert window.tabs.currentWidget() is image and image.engine.name == "gan"
+    assert image.model.text() == "project:sprites" and not image.prompt.isVisible()
     assert (project_root / "models" / "sprites" / "generator.safetensors").is_file()
     (run,) = training.list_runs(project_root)
     assert run["state"] == "finished" and run["model"] == "project:sprites"

@@ -11,6 +11,7 @@ from studio.jobs import JobEvent
 from studio.project import Project
 from ui.bridge import JobBridge
 from ui.gc_guard import GuiThreadGC
+from ui.loras_editor import LorasEditor
 from ui.main_window import MainWindow
 from ui.param_form import ParamForm
 from ui.widgets import LabeledSlider
@@ -75,8 +76,7 @@ def test_param_form_alone(qtbot, tmp_path, monkeypatch):
              "big": QSpinBox, "free": QDoubleSpinBox}
     for name, kind in kinds.items():
         assert isinstance(form.editor(name), kind), name
-    with pytest.raises(KeyError):
-        form.editor("loras")  # no editor yet: set through the CLI or a dropped recipe
+    assert isinstance(form.editor("loras"), LorasEditor) and form.is_set("loras")  # none: an empty list
     assert form.editor("steps").maximum() == 100 and form.editor("steps").toolTip() == "how many steps"
     assert form.values() == {}
     assert not form.is_set("scale")  # "model's own" until ticked
@@ -94,6 +94,14 @@ def test_param_form_alone(qtbot, tmp_path, monkeypatch):
     form.editor("picture").parentWidget().findChild(QToolButton).click()
     assert form.values() == {"every": 3, "scale": 2.5, "stop": ["END", "###"], "loop": True,
                              "picture": str(chosen)}
+    form.editor("loras").add(str(tmp_path / "style.safetensors"), 0.8)
+    form.set_value("loras", form.editor("loras").value() + [[str(tmp_path / "b.safetensors"), 1.0]])
+    assert form.values()["loras"] == [[str(tmp_path / "style.safetensors"), 0.8],
+                                      [str(tmp_path / "b.safetensors"), 1.0]]
+    form.editor("loras").add(str(tmp_path / "b.safetensors"), 0.5)  # the same file again: its weight changes
+    assert form.values()["loras"][1] == [str(tmp_path / "b.safetensors"), 0.5]
+    form.set_value("loras", [])
+    assert "loras" not in form.values()
     form.set_value("steps", 20)  # back at its default: left out again
     assert "steps" not in form.values()
     form.set_value("name", "")

@@ -98,6 +98,7 @@ class Gallery(QWidget):
         self.shown = QStackedWidget()
         self.shown.addWidget(self.preview)
         self.shown.addWidget(self.text)
+        self.waveform = None  # an audio clip's waveform and player: built for the first clip shown
         self.recipe = QPlainTextEdit(readOnly=True, placeholderText="The full recipe of the selected output")
         self.tags_label = QLabel(wordWrap=True)
         self.buttons: dict[str, QPushButton] = {}
@@ -156,6 +157,8 @@ class Gallery(QWidget):
         self.bridge.failed.connect(lambda job_id, error: self._remakes.pop(job_id, None))
 
     def close_project(self) -> None:
+        if self.waveform is not None:
+            self.waveform.stop()
         self._debounce.stop()
         self._debounce.timeout.disconnect(self.apply_filters)
 
@@ -220,12 +223,18 @@ class Gallery(QWidget):
     def _show_selected(self, *_) -> None:
         rec = self.current()
         self._enable_actions()
+        if self.waveform is not None:
+            self.waveform.stop()  # a clip playing stops when another output is chosen
         if rec is None:
+            self.shown.setCurrentWidget(self.preview)
             self.preview.clear_image("Select an output")
             self.recipe.clear()
             self.tags_label.clear()
             return
-        if rec.kind == "text":
+        if rec.kind == "audio" and not rec.missing:
+            self.shown.setCurrentWidget(self.audio_view())
+            self.waveform.show_file(rec.path)
+        elif rec.kind == "text":
             self.shown.setCurrentWidget(self.text)
             try:
                 self.text.setPlainText(rec.path.read_text(encoding="utf-8"))
@@ -241,6 +250,17 @@ class Gallery(QWidget):
         star = "★ favorite · " if rec.favorite else ""
         self.tags_label.setText(star + ("tags: " + ", ".join(rec.tags) if rec.tags else "no tags"))
         self.buttons["favorite"].setText("☆ Unfavorite" if rec.favorite else "★ Favorite")
+
+    def audio_view(self):
+        """The waveform with Play and its moving cursor, as the Audio tab shows clips; where
+        no audio device exists, Play says so under it."""
+        if self.waveform is None:
+            from ui.waveform import WaveformView  # numpy and the audio player: only once a clip is shown
+
+            self.waveform = WaveformView()
+            self.waveform.playback_failed.connect(lambda text: self.message.emit(text, 10000))
+            self.shown.addWidget(self.waveform)
+        return self.waveform
 
     def _enable_actions(self) -> None:
         chosen = self.selected()

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engines import devices
+from engines import devices, registry
 from studio.jobs import JobRunner
 from studio.metadata import MetadataError, read_recipe
 from studio.project import Project
@@ -29,8 +29,10 @@ from ui.thumb_loader import ThumbLoader
 from ui.worker import Worker
 from ui.workspace import Workspace
 
-# A tuple of engines: one workspace with an engine choice (audio: music or voice).
-WORKSPACES = (("Image", "diffusion"), ("Text", "causal-lm"), ("Audio", ("musicgen", "speech", "wavegan")))
+# A tuple of engines: one workspace with an engine choice (audio: music or voice). Engines
+# not installed (no entry point) are left out, so one added later appears by itself.
+WORKSPACES = (("Image", ("diffusion", "gan", "vae")), ("Text", "causal-lm"),
+              ("Audio", ("musicgen", "speech", "wavegan")))
 RECENT_MAX = 8
 
 if TYPE_CHECKING:
@@ -200,7 +202,7 @@ class MainWindow(QMainWindow):
         return None if widget in self._builders else widget
 
     def _build_workspace(self, title: str, engines) -> Workspace:
-        workspace = Workspace(engines, self.project, self.runner, self.bridge, self.loader)
+        workspace = Workspace(_engine_names(engines), self.project, self.runner, self.bridge, self.loader)
         workspace.message.connect(self.say)
         self.workspaces[title.lower()] = workspace
         return workspace
@@ -208,7 +210,7 @@ class MainWindow(QMainWindow):
     def _build_train(self) -> QWidget:
         from ui.train_workspace import TrainWorkspace
 
-        train = TrainWorkspace(self.project, self.workspaces)  # a finished model goes to the tab of its engine
+        train = TrainWorkspace(self.project, self.open_workspace)  # a finished model goes to the tab of its engine
         train.message.connect(self.say)
         return train
 
@@ -223,6 +225,15 @@ class MainWindow(QMainWindow):
                            ("Ctrl+C", gallery.copy_recipe)):
             QShortcut(QKeySequence(keys), gallery.view, activated=slot, context=Qt.WidgetShortcut)
         return gallery
+
+    def open_workspace(self, engine: str) -> Workspace | None:
+        """The generation tab of `engine`, built and brought to the front (None: no tab has it)."""
+        title = next((t for t, engines in WORKSPACES if engine in _engine_names(engines)), None)
+        if title is None:
+            return None
+        workspace = self.tab(title)
+        self.tabs.setCurrentWidget(workspace)
+        return workspace
 
     @property
     def image(self) -> Workspace:
@@ -357,12 +368,10 @@ class MainWindow(QMainWindow):
 
     def restore_recipe(self, recipe: dict, source: str) -> bool:
         engine = recipe.get("engine")
-        title = next((t for t, engines in WORKSPACES if engine in _engine_names(engines)), None)
-        if title is None:
+        workspace = self.open_workspace(engine)
+        if workspace is None:
             self.say(f"{source} was made by the {engine!r} engine, which has no workspace here yet", 15000)
             return False
-        workspace = self.tab(title)
-        self.tabs.setCurrentWidget(workspace)
         skipped = workspace.apply_recipe(recipe)
         note = f" (not used: {', '.join(skipped)})" if skipped else ""
         self.say(f"Settings restored from {source}{note}", 15000)
@@ -424,7 +433,9 @@ class MainWindow(QMainWindow):
 
 
 def _engine_names(engines) -> tuple[str, ...]:
-    return (engines,) if isinstance(engines, str) else tuple(engines)
+    """The workspace's engines that are installed."""
+    installed = registry.names()
+    return tuple(e for e in ((engines,) if isinstance(engines, str) else engines) if e in installed)
 
 
 def recent_projects(settings: QSettings) -> list[str]:

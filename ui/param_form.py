@@ -15,18 +15,18 @@ from PySide6.QtWidgets import (
 )
 
 from engines.api import Param, ParamError, validate
+from ui.loras_editor import LorasEditor
 from ui.widgets import Collapsible, LabeledSlider
 
 INT_MAX = 2**31 - 1  # what a QSpinBox holds
 SLIDER_SPAN = 10_000  # wider ranges (seeds, token counts) get a plain number box
+SMALL = 0.01  # a float whose default is this small (a learning rate) gets a box with enough decimals
 
 
 class ParamForm(QWidget):
     def __init__(self, params: tuple[Param, ...], parent: QWidget | None = None):
         super().__init__(parent)
-        # "loras" ([file, weight] lists) get their own editor in a later issue; the CLI and
-        # dropped recipes can set them meanwhile.
-        self._params = [p for p in params if p.type != "loras"]
+        self._params = list(params)
         self._editors: dict[str, QWidget] = {}
         self._enabled: dict[str, QCheckBox] = {}
         self.labels: list[QLabel] = []
@@ -59,7 +59,7 @@ class ParamForm(QWidget):
         widget = editor
         if p.type == "file":
             widget = _with_browse(editor, p)
-        if p.default is not None:
+        if p.default is not None or p.type == "loras":  # an empty list of LoRAs is "none"
             return widget
         # Off: a placeholder says what the engine will do; on: the editor.
         toggle = QCheckBox(toolTip=f"Set {p.name.replace('_', ' ')} (off: {_unset_text(p)})")
@@ -92,7 +92,9 @@ class ParamForm(QWidget):
         if param.advanced and value != param.default and self.advanced is not None:
             self.advanced.expand()  # a value set from a recipe is not hidden
         editor = self._editors[name]
-        if isinstance(editor, QComboBox):
+        if isinstance(editor, LorasEditor):
+            editor.set_value(value)
+        elif isinstance(editor, QComboBox):
             editor.setCurrentText(str(value))
         elif isinstance(editor, QCheckBox):
             editor.setChecked(bool(value))
@@ -109,7 +111,10 @@ class ParamForm(QWidget):
             if not self.is_set(p.name):
                 continue
             editor = self._editors[p.name]
-            if isinstance(editor, QComboBox):
+            if isinstance(editor, LorasEditor):
+                if editor.value():
+                    raw[p.name] = editor.value()
+            elif isinstance(editor, QComboBox):
                 raw[p.name] = editor.currentText()
             elif isinstance(editor, QCheckBox):
                 raw[p.name] = editor.isChecked()
@@ -140,10 +145,17 @@ def _unset_text(p: Param) -> str:
 
 
 def _editor(p: Param) -> QWidget:
+    if p.type == "loras":
+        return LorasEditor()
     if p.type == "int" and (p.max or 0) > INT_MAX:  # seeds: digits in a line edit, range-checked on use
         line = QLineEdit("" if p.default is None else str(p.default), placeholderText="a number")
         line.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}")))
         return line
+    if p.type == "float" and p.default is not None and 0 < abs(p.default) < SMALL:  # learning rates: 1e-4
+        box = QDoubleSpinBox(decimals=7, singleStep=float(p.default) / 2)
+        box.setRange(p.min if p.min is not None else -1e9, p.max if p.max is not None else 1e9)
+        box.setValue(float(p.default))
+        return box
     if p.type in ("int", "float") and p.min is not None and p.max is not None and p.max - p.min <= SLIDER_SPAN:
         return _slider(p)
     if p.type == "int":

@@ -1,115 +1,77 @@
-"""The Train workspace: a folder of images in, a GAN or VAE of the project out.
+"""The Train workspace: a folder in, a model of the project out, for every trainer of
+engines/train/schema.py TRAINERS (GAN, VAE, diffusion LoRA, and text or audio trainers as
+they are added), with no code per trainer.
 
-Choose the engine and the folder (its data report shows what will be used and why not),
-the settings (a ParamForm from engines/train/schema.py), then Start. The trainer is a child
-process (studio/training.py); its events come back through an EventReader thread and draw
-the loss curves, the latest sample grid and the progress. Stop asks the trainer to save a
-checkpoint and exit; Resume continues a stopped or interrupted run. The finished model is
-registered as `project:NAME` and handed to the workspace that generates with its engine.
-Nothing here blocks the GUI thread: scans, starts and stops run on worker threads.
+Left (ui/train_setup.py): trainer, base model, data folder, name, presets, every setting.
+Centre: the data report with samples and captions (ui/data_report.py), the live loss curves
+(ui/loss_plot.py). Right: the latest validation sample, by file type (ui/sample_view.py), and
+the project's runs (ui/run_list.py), to continue, repeat or use. The trainer is a child
+process (studio/training.py); its events come back on an EventReader thread
+(ui/train_events.py) and are drawn on a timer. Stop asks the trainer to save a checkpoint
+and exit. "Use this model now" hands a finished model to the workspace that generates with
+it (studio/trained_models.py). Scans, starts, stops and run lists run on worker threads.
 """
 from __future__ import annotations
 
 import json
 import threading
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
-    QProgressBar, QPushButton, QScrollArea, QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
+    QFrame, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget,
 )
 
 from engines.api import ParamError
-from engines.data import DataError, DataOptions, prepare
-from engines.train import schema
-from studio import training
+from studio import trained_models, training
 from studio.project import Project
-from ui.param_form import ParamForm
-from ui.train_parts import Eta, EventReader, LossPlot, report_details, report_summary
+from ui.data_report import DataReport, report_summary, scan_folder
+from ui.loss_plot import LossPlot
+from ui.run_list import RunList
+from ui.sample_view import SampleView
+from ui.train_events import Eta, EventReader
+from ui.train_setup import TrainSetup
 from ui.worker import Worker
-from ui.workspace import ImageView, form_label, heading
+from ui.workspace import heading
 
-ENGINES = (("GAN — sprites, icons, textures", "gan"), ("VAE — smooth variations", "vae"))
-RESUMABLE = ("stopped", "interrupted", "failed")
 ERROR_STYLE = "color: #d9534f"
+REDRAW_MS = 250  # the curves and progress are redrawn in batches: a fast trainer never floods the window
 
 
 class TrainWorkspace(QWidget):
     message = Signal(str, int)  # text for the status bar, milliseconds
-    model_ready = Signal(str, str)  # engine, "project:NAME": a finished, registered model
+    model_ready = Signal(str, str)  # trainer engine, "project:NAME": a finished, registered model
 
-    def __init__(self, project: Project, workspaces: dict | None = None, parent: QWidget | None = None):
+    def __init__(self, project: Project, open_workspace: Callable | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.project = project
-        self.workspaces = workspaces if workspaces is not None else {}  # where a finished model is offered
+        # engine -> the generation workspace of that engine, built and brought to the front (None: none has it)
+        self.open_workspace = open_workspace or (lambda engine: None)
         self.run: training.TrainingProcess | None = None
         self.reader: EventReader | None = None
-        self.last_report = None  # the latest scan's engines.data.Report
+        self.last_report: dict | None = None  # the latest scan's report
         self.outcome: dict | None = None  # the run's terminal event (stopped, finished, failed)
         self.model_ref: str | None = None
-        self._engine_of_run = "gan"
+        self.finished_run: dict | None = None  # the last run that finished here: "use this model now"
+        self._engine_of_run = ""
         self._launching = self._closed = False
         self._scan_id = 0
         self._workers: set = set()  # workers in flight, kept until they report
         self._total = self._step = 0
         self._eta = Eta()
         self._build()
-        self._tick = QTimer(self, interval=150)  # redraws in batches: a fast trainer never floods the window
+        self._tick = QTimer(self, interval=REDRAW_MS)
         self._tick.timeout.connect(self._redraw)
         self.refresh_runs()
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
-        labels: list[QLabel] = []
-        controls = QWidget()
-        column = QVBoxLayout(controls)
-        column.setContentsMargins(8, 8, 8, 8)
-        form = QFormLayout()
-        column.addLayout(form)
-        column.addStretch(1)
-        self.engine = QComboBox(toolTip="What to train")
-        for title, name in ENGINES:
-            self.engine.addItem(title, name)
-        form.addRow(form_label("Engine", labels), self.engine)
-        self.folder = QLineEdit(placeholderText="a folder of images (searched recursively)")
-        browse = QPushButton("Browse…", toolTip="Choose the folder of images to learn from")
-        browse.clicked.connect(self._browse)
-        self.scan_button = QToolButton(text="Scan", toolTip="Check the folder: what is kept, skipped and why")
-        self.scan_button.clicked.connect(self.scan)
-        self.folder.returnPressed.connect(self.scan)
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        row.addWidget(self.scan_button)
-        form.addRow(form_label("Data", labels), row)
-        self.name = QLineEdit(placeholderText="e.g. sprites: the model becomes project:sprites")
-        form.addRow(form_label("Model name", labels), self.name)
-        self.forms = {name: ParamForm(schema.all_params(name)) for _, name in ENGINES}
-        self.form_stack = QStackedWidget()
-        for params in self.forms.values():
-            self.form_stack.addWidget(params)
-        self.engine.currentIndexChanged.connect(self.form_stack.setCurrentIndex)
-        self.runs = QComboBox(toolTip="A stopped or interrupted run of this project")
-        self.runs.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)  # long names elide
-        self.runs.setMinimumContentsLength(4)
-        self.resume_button = QPushButton("Resume", toolTip="Continue the chosen run from its last checkpoint")
-        self.resume_button.clicked.connect(self.resume)
-        refresh = QToolButton(text="↻", toolTip="Look for runs again")
-        refresh.clicked.connect(self.refresh_runs)
-        resume_row = QHBoxLayout()
-        resume_row.addWidget(self.runs, 1)
-        resume_row.addWidget(refresh)
-        resume_row.addWidget(self.resume_button)
-        form.addRow(form_label("Continue", labels), resume_row)
-        form.addRow(heading("Settings"))
-        form.addRow(self.form_stack)
-        all_labels = labels + [label for params in self.forms.values() for label in params.labels]
-        width = max(label.sizeHint().width() for label in all_labels)
-        for label in all_labels:
-            label.setMinimumWidth(width)
-
+        self.setup = TrainSetup(self.project.root)
+        self.setup.scan_requested.connect(self.scan)
+        # Another trainer reads the folder its own way (size, captions, text): its report, again.
+        self.setup.engine_changed.connect(lambda _: self.folder.text().strip() and self.scan())
+        self.folder, self.name = self.setup.folder, self.setup.name
         self.start_button = QPushButton("Start training", default=True)
         self.start_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop", enabled=False, toolTip="Save a checkpoint and stop (resume later)")
@@ -123,9 +85,13 @@ class TrainWorkspace(QWidget):
         self.progress.setValue(0)  # a bar with no value hides its text
         self.progress.setFormat("idle")
         self.status = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+        self.use_button = QPushButton("Use this model now", visible=False,
+                                      toolTip="Open the finished model in the workspace that generates with it")
+        self.use_button.clicked.connect(lambda: self.finished_run and self.use_model(self.finished_run))
+        # The settings scroll when the window is small; Start and the progress stay in view.
         scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(controls)
+        scroll.setWidget(self.setup)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -135,86 +101,76 @@ class TrainWorkspace(QWidget):
         actions.addLayout(buttons)
         actions.addWidget(self.progress)
         actions.addWidget(self.status)
+        actions.addWidget(self.use_button)
         left_layout.addLayout(actions)
+        # The settings scroll only vertically: the column is never narrower than they are.
+        left.setMinimumWidth(self.setup.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
 
-        self.report_summary = QLabel("Choose a folder to see what it holds", wordWrap=True)
-        self.report = QPlainTextEdit(readOnly=True, placeholderText="Skipped files and duplicates are listed here")
-        self.report.setMaximumHeight(150)
+        self.data_report = DataReport()
+        self.report_summary, self.report = self.data_report.summary, self.data_report.details
         self.plot = LossPlot()
         center = QWidget()
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
         center_layout.addWidget(heading("Data report"))
-        center_layout.addWidget(self.report_summary)
-        center_layout.addWidget(self.report)
+        center_layout.addWidget(self.data_report)
         center_layout.addWidget(heading("Loss"))
         center_layout.addWidget(self.plot, 1)
-        self.sample = ImageView()
-        self.sample.setText("Sample grids appear here as they are written")
-        self.sample.setMinimumSize(260, 260)
-        self.sample_caption = QLabel()
+
+        self.sample = SampleView()
+        self.run_list = RunList()
+        self.run_list.resume_requested.connect(self.resume)
+        self.run_list.repeat_requested.connect(self.repeat)
+        self.run_list.use_requested.connect(self.use_model)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(heading("Latest sample"))
-        right_layout.addWidget(self.sample, 1)
-        right_layout.addWidget(self.sample_caption)
-        splitter = QSplitter()
+        right_layout.addWidget(self.sample, 3)
+        right_layout.addWidget(heading("Runs"))
+        right_layout.addWidget(self.run_list, 2)
+        splitter = QSplitter(childrenCollapsible=False)
         for part in (left, center, right):
             splitter.addWidget(part)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([380, 560, 340])
+        splitter.setSizes([left.minimumWidth(), 520, 300])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-    # -- the data folder ------------------------------------------------------------------
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of images", self.folder.text())
-        if folder:
-            self.folder.setText(folder)
-            self.scan()
-
     def engine_name(self) -> str:
-        return self.engine.currentData()
+        return self.setup.engine_name()
 
-    def params(self) -> ParamForm:
-        return self.forms[self.engine_name()]
+    def params(self):
+        return self.setup.params()
 
+    # -- the data folder ------------------------------------------------------------------
     def scan(self) -> None:
-        """Scan the folder on a worker thread, as training will (same size, fit, duplicates)."""
+        """Scan the folder on a worker thread, as the trainer will read it."""
         folder = self.folder.text().strip()
         if not folder:
-            self._say("Choose a folder of images first", error=True)
+            self._say("Choose a data folder first", error=True)
             return
         try:
-            p = schema.resolve(self.engine_name(), self.params().values())
+            params = self.setup.values()
         except ParamError as exc:
             self._say(str(exc), error=True)
             return
-        options = DataOptions(resolution=p["resolution"], channels=p["channels"], fit=p["fit"],
-                              near_duplicate_distance=p["near_duplicate_distance"],
-                              val_fraction=p["val_fraction"], split_seed=p["seed"])
         self._scan_id += 1
         scan_id = self._scan_id
-        self.report_summary.setText(f"Scanning {folder} …")
-        self.report.clear()
-        self._spawn(_scan, (folder, options), lambda r: self._show_report(scan_id, r, None),
-                    lambda exc: self._show_report(scan_id, getattr(exc, "report", None), exc))
+        self.data_report.scanning(folder)
+        self._spawn(scan_folder, (self.engine_name(), folder, params), lambda r: self._show_report(scan_id, r, None),
+                    lambda exc: self._show_report(scan_id, None, exc))
 
-    def _show_report(self, scan_id: int, report, error) -> None:
+    def _show_report(self, scan_id: int, found: dict | None, error: BaseException | None) -> None:
         if scan_id != self._scan_id or self._closed:
             return  # a newer scan is on its way
-        self.last_report = report
-        self.report_summary.setText(report_summary(report) if report is not None else "")
-        self.report.setPlainText(report_details(report) if report is not None else "")
+        self.data_report.show_report(found, error)
+        self.last_report = self.data_report.report
         if error is not None:
-            self.report_summary.setText(f"{self.report_summary.text()}\n{error}".strip())
-            self.report_summary.setStyleSheet(ERROR_STYLE)
             self._say(f"Cannot train on this folder: {error}", error=True)
         else:
-            self.report_summary.setStyleSheet("")
-            self._say(f"Data: {report_summary(report)}")
+            self._say(f"Data: {report_summary(self.last_report)}")
 
     # -- runs -----------------------------------------------------------------------------
     def refresh_runs(self) -> None:
@@ -223,29 +179,18 @@ class TrainWorkspace(QWidget):
     def _runs_failed(self, exc: BaseException) -> None:
         # Said in the list itself: the status line keeps what the last run said.
         if not self._closed:
-            self.runs.clear()
-            self.runs.addItem(f"cannot list the runs: {exc}", "")
-            self.runs.setToolTip(f"{training.runs_folder(self.project.root)}: {exc}")
+            self.run_list.show_error(f"{exc}")
             self._update_buttons()
 
     def _show_runs(self, runs: list[dict]) -> None:
-        if self._closed:
-            return
-        self.runs.clear()
-        for r in runs:
-            if r["state"] in RESUMABLE:
-                total = f" / {r['total_steps']}" if r.get("total_steps") else ""
-                self.runs.addItem(f"{r['name']} ({r['engine']}) — {r['state']} at step {r['step']}{total}",
-                                  r["run_id"])
-        if not self.runs.count():
-            self.runs.addItem("none", "")
-        self._update_buttons()
+        if not self._closed:
+            self.run_list.show_runs(runs)
+            self._update_buttons()
 
     def chosen_run(self) -> str:
-        """The run id chosen under "Continue a run" ("" for none). Items never hold None and an
-        empty combo is never asked: PySide6 6.12 on Python 3.11 releases the None it returns
-        once too often, which crashes the app after a few thousand calls."""
-        return (self.runs.currentData() or "") if self.runs.currentIndex() >= 0 else ""
+        """The run id chosen in the list when it can be continued ("" otherwise)."""
+        run = self.run_list.chosen() or {}
+        return run["run_id"] if run.get("state") in ("stopped", "interrupted", "failed") else ""
 
     def busy(self) -> bool:
         return self.run is not None or self._launching
@@ -256,15 +201,28 @@ class TrainWorkspace(QWidget):
             return
         folder = self.folder.text().strip()
         if not folder:
-            self._say("Choose a folder of images to train on first", error=True)
+            self._say("Choose a data folder to train on first", error=True)
             return
         try:
-            params = self.params().values()
+            params = self.setup.values()
         except ParamError as exc:
             self._say(str(exc), error=True)
             return
         name = self.name.text().strip() or None
         self._launch(_start, self.project.root, self.engine_name(), folder, params, name)
+
+    def repeat(self, run: dict) -> None:
+        """The settings and data of an earlier run in the form, under a new name; then start."""
+        if self.busy():
+            return
+        models = self.project.root / "models"
+        taken = {r["name"] for r in self.run_list.runs()} | ({p.name for p in models.iterdir()} if models.is_dir()
+                                                             else set())
+        skipped = self.setup.apply_run(run["engine"], run.get("params") or {}, run["data"],
+                                       _next_name(run["name"], taken))
+        note = f" (not used: {', '.join(skipped)})" if skipped else ""
+        self._say(f"Settings of {run['name']} restored{note}")
+        self.start()
 
     def resume(self, run_id: str | None = None) -> None:
         run_id = run_id or self.chosen_run()
@@ -289,10 +247,10 @@ class TrainWorkspace(QWidget):
         if self._closed:  # the window closed while the child started
             threading.Thread(target=run.stop, daemon=True).start()
             return
-        self.run, self.outcome, self.model_ref = run, None, None
+        self.run, self.outcome, self.model_ref, self.finished_run = run, None, None, None
+        self.use_button.hide()
         self.plot.reset()
-        self.sample.clear_image("Sample grids appear here as they are written")
-        self.sample_caption.clear()
+        self.sample.clear()
         self._total = self._step = 0
         for event in history:  # a resumed run: its curves so far
             self._on_event(event, replay=True)
@@ -322,12 +280,13 @@ class TrainWorkspace(QWidget):
             self._step = step
             self.plot.add(step, event.get("losses") or {})
         elif kind == "sample" and self.run is not None:
-            path = self.run.folder / event["path"]
-            pixmap = QPixmap(str(path))
-            if not pixmap.isNull():
-                self.sample.show_image(pixmap)
-                self.sample_caption.setText(f"step {step} · {Path(event['path']).name}")
-        elif kind == "eval" and not replay:
+            self.sample.show_later(self.run.folder / event["path"], step)
+        elif kind == "eval":
+            # Validation losses join the curves (as kohya_ss and OneTrainer plot them).
+            self.plot.add(step, {k: v for k, v in (event.get("metrics") or {}).items()
+                                 if k.endswith("loss") and isinstance(v, (int, float))})
+            if replay:
+                return
             shown = ", ".join(f"{k} {v:.3g}" for k, v in (event.get("metrics") or {}).items()
                               if isinstance(v, (int, float)))
             self._say(f"Evaluated at step {step}: {shown}")
@@ -335,7 +294,9 @@ class TrainWorkspace(QWidget):
             self.outcome = event
         elif kind == "registered" and not replay:
             self.model_ref = event["model"]
-            self._offer_model(self._engine_of_run, event["model"])
+            self.finished_run = {"run_id": event.get("run_id"), "engine": self._engine_of_run,
+                                 "model": event["model"]}
+            self.model_ready.emit(self._engine_of_run, event["model"])
 
     def _redraw(self) -> None:
         self.plot.redraw()
@@ -359,10 +320,14 @@ class TrainWorkspace(QWidget):
             self.progress.setFormat(f"finished · step {self._step} / {self._total}")
             if self.model_ref is None:
                 self._say("Training finished, but its model could not be added to the project", error=True)
+            else:
+                self.use_button.show()
+                self._say(f"Training finished: the model {self.model_ref} is in the project. "
+                          "“Use this model now” opens it where it generates.", ms=30000)
         elif kind == "stopped":
             self.progress.setFormat(f"stopped at step {self._step}")
             self._say(f"Stopped at step {self._step}; a checkpoint is saved. Choose the run under "
-                      "“Continue a run” to resume it.")
+                      "“Runs” and Continue to resume it.")
         elif kind == "failed":
             self.progress.setFormat("failed")
             what = "Cannot train" if self.outcome.get("kind") == "bad-input" else "The trainer crashed"
@@ -371,32 +336,54 @@ class TrainWorkspace(QWidget):
         else:  # killed, or died before it could say why
             self.progress.setFormat("failed")
             self._say(f"The trainer exited (status {code}) without finishing: {stderr_line or 'no message'}. "
-                      "Resume continues from its last checkpoint.", error=True)
+                      "Continue resumes from its last checkpoint.", error=True)
         self._update_buttons()
         self.refresh_runs()
 
-    def _offer_model(self, engine: str, ref: str) -> None:
-        """Put a finished model where it can be used: the model field of the workspace that
-        generates with its engine, or, while none does, say how to use it."""
-        self.model_ready.emit(engine, ref)
-        for title, workspace in self.workspaces.items():
-            if engine in getattr(workspace, "engine_names", ()):
-                workspace.set_engine(engine)
-                workspace.model.setText(ref)
-                self._say(f"Training finished: the model {ref} is in the project and set as the model of "
-                          f"the {title.capitalize()} tab.", ms=30000)
-                return
-        self._say(f"Training finished: the model {ref} is in the project. The Image tab makes diffusion images "
-                  f"only for now; generate with it by `assetsmith generate --engine {engine} --model {ref} "
-                  f"--project \"{self.project.root}\"` and the images appear in the Gallery.", ms=30000)
+    # -- the finished model ---------------------------------------------------------------
+    def use_model(self, run: dict) -> bool:
+        """Hand a finished run's model to the workspace that generates with it: its model
+        field, and for an adapter (a LoRA) the base model and the adapter in its `loras`."""
+        try:
+            use = trained_models.how_to_use(self.project.root, run["engine"], run["model"])
+        except (training.TrainingError, ParamError) as exc:
+            self._say(str(exc), error=True)
+            return False
+        workspace = self.open_workspace(use["engine"])
+        if workspace is None:
+            self._say(f"The model {run['model']} is in the project; no tab generates with {use['engine']} yet: "
+                      f"`assetsmith generate --engine {use['engine']} --model {run['model']}`", ms=30000)
+            return False
+        workspace.set_engine(use["engine"])
+        if use.get("model"):
+            workspace.model.setText(str(use["model"]))
+        adapter = use.get("adapter")
+        if adapter:
+            names = {p.name: p for p in workspace.engine.params}
+            loras = next((n for n, p in names.items() if p.type == "loras"), None)
+            if loras is not None:  # a list of [file, weight]: added to those already chosen
+                workspace.params.editor(loras).add(adapter, 1.0)
+            elif "adapter" in names:  # one adapter file or folder
+                workspace.params.set_value("adapter", adapter)
+            else:
+                self._say(f"The {use['engine']} engine takes no adapter; the adapter is {adapter}", error=True)
+                return False
+        what = f"{run['model']} (a LoRA on {use['model']})" if adapter else run["model"]
+        self._say(f"{what} is set in the {use['engine']} workspace", ms=15000)
+        return True
 
     # -- state and messages ---------------------------------------------------------------
     def _update_buttons(self) -> None:
         busy = self.busy()
         self.start_button.setEnabled(not busy)
         self.stop_button.setEnabled(self.run is not None)
-        self.resume_button.setEnabled(not busy and bool(self.chosen_run()))
-        self.engine.setEnabled(not busy)
+        self.run_list.busy = busy
+        self.run_list.update_buttons()
+        self.setup.engine.setEnabled(not busy)
+
+    @property
+    def resume_button(self) -> QPushButton:
+        return self.run_list.resume_button
 
     def _say(self, text: str, error: bool = False, ms: int = 10000) -> None:
         """Inline under the buttons (it stays) and in the status bar."""
@@ -429,17 +416,21 @@ class TrainWorkspace(QWidget):
             return
         self._closed = True
         self._tick.stop()
+        if self.sample.waveform is not None:
+            self.sample.waveform.stop()
         if self.run is not None:
             self.run.stop()
         if self.reader is not None:
             self.reader.wait()
 
 
-def _scan(folder: str, options: DataOptions):
-    path = Path(folder).expanduser()
-    if not path.is_dir():
-        raise DataError(f"{folder} does not exist or is not a folder; choose the folder of your images")
-    return prepare(path, options).report
+def _next_name(name: str, taken: set[str]) -> str:
+    """sprites -> sprites-2 (-3 …): a repeated run makes a model of its own."""
+    stem, _, n = name.rpartition("-")
+    base, i = (stem, int(n)) if stem and n.isdigit() else (name, 1)
+    while f"{base}-{i + 1}" in taken:
+        i += 1
+    return f"{base}-{i + 1}"
 
 
 def _start(root: Path, engine: str, folder: str, params: dict, name: str | None):
@@ -452,7 +443,7 @@ def _resume(root: Path, run_id: str):
     try:
         engine = json.loads((folder / "config.json").read_text())["engine"]
     except (OSError, ValueError, KeyError, TypeError):
-        engine = None  # the trainer itself says what is wrong with the run
+        engine = ""  # the trainer itself says what is wrong with the run
     log = folder / "events.jsonl"
     if log.is_file():
         for line in log.read_text(encoding="utf-8").splitlines():

@@ -36,12 +36,16 @@ PLACEHOLDERS = {
              "What to write: 12 names for healing potions, as a numbered list"),
     "musicgen": ("a MusicGen folder or a hub id in your Hugging Face cache",
                  "What to make: calm chiptune loop, 90 bpm / wooden door creaks open"),
+    "gan": ("project:NAME, a GAN trained in the Train tab (or its folder)", ""),
+    "vae": ("project:NAME, a VAE trained in the Train tab (or its folder)", ""),
     "speech": ("a VITS (MMS-TTS) folder or a hub id in your Hugging Face cache",
                "The line to speak: Welcome, traveller. The inn is just ahead."),
     "wavegan": ("empty: the starter drum model; or a WaveGAN trained in Assetsmith",
                 "(no prompt: the seed picks the sound)"),
 }
-ENGINE_TITLES = {"musicgen": "Music & sound effects", "speech": "Voice lines", "wavegan": "Drum hits & one-shots"}
+ENGINE_TITLES = {"musicgen": "Music & sound effects", "speech": "Voice lines", "diffusion": "Stable Diffusion",
+                 "gan": "GAN (trained in the Train tab)", "vae": "VAE (trained in the Train tab)",
+                 "wavegan": "Drum hits & one-shots"}
 
 
 class ImageView(QLabel):
@@ -140,10 +144,12 @@ class Workspace(QWidget):
         self.prompt.setFixedHeight(90)
         self.negative = QPlainTextEdit(placeholderText="What to avoid (negative prompt)")
         self.negative.setFixedHeight(50)
-        if self.engine.takes_prompt:
+        # Shown for the engines that take a prompt (hidden for a GAN or VAE: _show_prompt).
+        if any(engine.takes_prompt for engine in self.engines):
             form.addRow(form_label("Prompt", labels), self.prompt)
             if self.modality == "image":
                 form.addRow(form_label("Negative", labels), self.negative)
+        self._form = form
         # Seeds go up to 2**32 - 1, past what a QSpinBox holds: digits only, range-checked by Request.
         self.seed = QLineEdit("0", placeholderText="seed")
         self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}")))
@@ -304,7 +310,12 @@ class Workspace(QWidget):
         self.model.setText(self._model_texts.get(name, self.settings.value(f"{name}/model", "", str)))
         self.model.setPlaceholderText(self._placeholders()[0])
         self.prompt.setPlaceholderText(self._placeholders()[1])
-        self.prompt.setEnabled(self.engine.takes_prompt)  # a workspace's engines may differ (wavegan takes none)
+        self._show_prompt()
+
+    def _show_prompt(self) -> None:
+        for editor in (self.prompt, self.negative):
+            if self._form.indexOf(editor) >= 0:
+                self._form.setRowVisible(editor, self.engine.takes_prompt)
 
     def _placeholders(self) -> tuple[str, str]:
         default = PLACEHOLDERS.get(self.modality, ("a model folder", "What to make"))
@@ -325,7 +336,8 @@ class Workspace(QWidget):
             engine=self.engine.name,
             model=self.model.text().strip() or None,
             prompt=self.prompt.toPlainText().strip() if self.engine.takes_prompt else "",
-            negative_prompt=self.negative.toPlainText().strip() if self.modality == "image" else "",
+            negative_prompt=(self.negative.toPlainText().strip()
+                             if self.engine.takes_prompt and self.modality == "image" else ""),
             seed=int(self.seed.text() or 0) if self.lock_seed.isChecked() else None,
             count=self.count.value(),
             params=self.params.values(),
@@ -427,7 +439,7 @@ class Workspace(QWidget):
         schema = {p.name: p for p in self.engine.params}
         for name, value in (recipe.get("params") or {}).items():
             param = schema.get(name)
-            if param is None or param.type == "loras":
+            if param is None:
                 skipped.append(name)
                 continue
             if param.type == "file" and isinstance(value, str) and value.startswith("inputs/"):

@@ -58,6 +58,10 @@ class TrainerSpec:
     # dict (the keys of engines.data.Report.to_dict() plus "summary"), raising DataError when the
     # folder gives nothing to train on. The trainer's prepare() and the Train workspace both use it.
     scanner: str | None = None
+    # A trainer that adapts a model (its `base` param, e.g. a LoRA) names the generation engine
+    # whose models it takes and whose generations its result is used in; None: the trainer's
+    # result is a model of the engine of its own name (gan, vae, causal-lm, wavegan).
+    base_engine: str | None = None
 
 
 # What both language-model trainers (engines/train/lm_trainer.py) take beside their base.
@@ -144,7 +148,7 @@ TRAINERS = {
         Param("checkpoint_every", "int", 100, min=1, help="Save a checkpoint every N steps (and on stop)."),
         Param("sample_every", "int", 100, min=0, help="Render the sample prompts every N steps (0: at the end)."),
         Param("eval_every", "int", 100, min=0, help="Take the validation loss every N steps (0: at the end only)."),
-    ), {"lr": 1e-4, "steps": 500, "flips": False}, resolutions=None),
+    ), {"lr": 1e-4, "steps": 500, "flips": False}, resolutions=None, base_engine="diffusion"),
     "lora-text": TrainerSpec("lora-text", "engines.train.lm_trainer:LoraTextTrainer", (
         Param("base", "str", None, help="The language model the adapter is for (a transformers folder: GPT-2, Llama ...)."),
         Param("rank", "int", 8, min=1, max=256, help="LoRA rank: more can learn more, and makes a larger adapter."),
@@ -154,7 +158,8 @@ TRAINERS = {
               help="Layers the LoRA adapts (e.g. q_proj,v_proj, or all-linear); unset: peft's choice for the "
                    "architecture (GPT-2: c_attn; Llama, Qwen: q_proj, v_proj)."),
         *_TEXT_PARAMS,
-    ), {"lr": 2e-4, "steps": 500}, data="text", scanner="engines.train.text_data:scan"),
+    ), {"lr": 2e-4, "steps": 500}, data="text", scanner="engines.train.text_data:scan",
+       base_engine="causal-lm"),
     "causal-lm": TrainerSpec("causal-lm", "engines.train.lm_trainer:CausalLMTrainer", (
         Param("base", "str", None,
               help="The language model whose every weight is trained (a transformers folder; it may be freshly "
