@@ -53,6 +53,12 @@ class MusicGenEngine:
     def accepts(cls, path: Path) -> bool:
         return any(a in ARCHITECTURES for a in hf_folder.architectures(path))
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Import what load() imports."""
+        devices.quiet_libraries()
+        from transformers import AutoProcessor, MusicgenForConditionalGeneration  # noqa: F401
+
     def load(self, model_path: str, device: str) -> None:
         from transformers import AutoProcessor, MusicgenForConditionalGeneration
 

@@ -64,6 +64,12 @@ class SpeechEngine:
     def accepts(cls, path: Path) -> bool:
         return any(a in ARCHITECTURES for a in hf_folder.architectures(path))
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Import what load() imports, for VITS and Bark."""
+        devices.quiet_libraries()
+        from transformers import AutoTokenizer, BarkModel, BarkProcessor, VitsModel  # noqa: F401
+
     def load(self, model_path: str, device: str) -> None:
         from transformers import AutoTokenizer, VitsModel
 
