@@ -1,10 +1,11 @@
 """Our audio engines over the bare transformers call, and post-processing throughput.
 
-1. MusicGen and VITS: `engine.generate` (schema check, per-token progress/cancel hook for
-   MusicGen, the recipe, the edit pass that measures the peak) over the bare transformers call
-   with the same model, prompt and seed (`model.generate(**inputs)` after torch.manual_seed;
-   `model(**inputs)` for VITS). Tiny models built locally, both warm, interleaved, medians.
-   Goal <= 1.03.
+1. MusicGen, VITS and Bark: `engine.generate` (schema check, per-token progress/cancel hook
+   for MusicGen, per-step hooks on Bark's sub-models, reading Bark's voice preset, the recipe,
+   the edit pass that measures the peak) over the bare transformers call with the same model,
+   prompt and seed (`model.generate(**inputs)` after torch.manual_seed; `model(**inputs)` for
+   VITS; `model.generate(**processor(text, voice_preset=...))` for Bark, its inputs made
+   once). Tiny models built locally, both warm, interleaved, medians. Goal <= 1.03.
 2. Post-processing throughput: seconds of audio processed per second of wall time for each
    step of engines/audio/edit.py on 60 s of 44.1 kHz stereo noise with silent padding, against
    a soundfile write of the same audio to an in-memory 16-bit WAV (what every clip goes through
@@ -27,18 +28,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 import torch  # noqa: E402
-from transformers import AutoProcessor, AutoTokenizer, MusicgenForConditionalGeneration, VitsModel  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoProcessor, AutoTokenizer, BarkModel, MusicgenForConditionalGeneration, VitsModel,
+)
 
 from engines.api import NullEvents, Request  # noqa: E402
 from engines.audio import edit  # noqa: E402
 from engines.audio.musicgen import MusicGenEngine, _Watch  # noqa: E402
 from engines.audio.speech import SpeechEngine  # noqa: E402
-from engines.tiny_models import build_tiny_musicgen, build_tiny_vits  # noqa: E402
+from engines.tiny_models import build_tiny_bark, build_tiny_musicgen, build_tiny_vits  # noqa: E402
 
 MUSIC_PROMPT = "calm chiptune loop with soft drums"
 # One sentence, so our engine makes exactly the bare call (no sentence splitting, no pauses).
 SPEECH_TEXT = "the old lighthouse keeper says the storm will pass before the ships come home tonight"
-MUSIC_ROUNDS, SPEECH_ROUNDS, EDIT_ROUNDS = 15, 21, 5
+BARK_TEXT, BARK_VOICE = "hello there, the gate is open.", "v2/en_speaker_0"
+MUSIC_ROUNDS, SPEECH_ROUNDS, BARK_ROUNDS, EDIT_ROUNDS = 15, 21, 11, 5
 OUTSIDE_CALLS, HOOK_CALLS = 9, 1000
 EDIT_SECONDS, EDIT_RATE = 60, 44100
 
@@ -137,6 +141,36 @@ def bench_vits(folder: Path) -> tuple[dict, float]:
     return t, out.duration_s
 
 
+def bench_bark(folder: Path) -> tuple[dict, float]:
+    engine = SpeechEngine()
+    engine.load(str(folder), "cpu")
+    model = BarkModel.from_pretrained(folder).eval()
+    inputs = AutoProcessor.from_pretrained(folder)(BARK_TEXT, voice_preset=BARK_VOICE)
+    request = Request(engine="speech", prompt=BARK_TEXT, seed=1, params={"voice": BARK_VOICE})
+
+    def bare():
+        torch.manual_seed(1)
+        return model.generate(**inputs)
+
+    (out,) = engine.generate(request, NullEvents())
+    assert np.array_equal(out.data[:, 0], bare()[0].numpy()), "engine and bare call differ"
+    t = paired({"ours": lambda: engine.generate(request, NullEvents()), "bare": bare}, BARK_ROUNDS)
+    inner = []
+    real = engine.model.generate
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            inner.append(time.perf_counter() - start)
+
+    engine.model.generate = timed
+    t["outside"] = outside_time(lambda: engine.generate(request, NullEvents()), inner)
+    del engine.model.generate
+    return t, out.duration_s
+
+
 def outside_time(call, inner: list) -> float:
     """Median seconds of `call` not spent in the model (`inner` collects the model's time)."""
     outside = []
@@ -193,6 +227,14 @@ def main() -> None:
     print(f"  speech engine's own work: {t['outside'] * 1e3:.2f} ms per clip around model() "
           f"(sentence split, tokenising, schema check, preview, edit pass, recipe; median of {OUTSIDE_CALLS}) = "
           f"{t['outside'] / t['bare']:.1%} of the bare call")
+    t, seconds = bench_bark(build_tiny_bark(root / "tiny-bark"))
+    print(f"speech (Bark) overhead: ours {t['ours'] * 1e3:.1f} ms / bare transformers generate() "
+          f"{t['bare'] * 1e3:.1f} ms = {t['ours'] / t['bare']:.3f}; median per-round ratio {t['paired']:.3f} "
+          f"(median of {BARK_ROUNDS}, interleaved, same seed, same model, voice {BARK_VOICE}, one sentence, "
+          f"{seconds:.2f} s of speech, tiny Bark, cpu, {threads})")
+    print(f"  Bark engine's own work: {t['outside'] * 1e3:.2f} ms per clip around generate() "
+          f"(sentence split, reading the preset, processor, schema check, preview, edit pass, recipe; "
+          f"median of {OUTSIDE_CALLS}) = {t['outside'] / t['bare']:.1%} of the bare call")
     t = bench_edits()
     ref_name = "reference: soundfile WAV write"
     ref = EDIT_SECONDS / t[ref_name]

@@ -1,7 +1,9 @@
 """The longest the GUI thread is kept from running while work goes on: a 10 ms timer in the
-real window, the largest gap between its ticks minus 10 ms, while the Image workspace
-generates (tiny SD, 20 steps, a preview every step, 3 images) and while the Train workspace
-trains a tiny GAN. Reference: the same timer in the same window left idle for as long.
+real window, the largest gap between its ticks minus 10 ms, from the first paint until the
+background warm-up has imported torch and the Image workspace's libraries (diffusers), while
+the Image workspace generates (tiny SD, 20 steps, a preview every step, 3 images: the first
+generation loads the model, the second has it), and while the Train workspace trains a tiny
+GAN. Reference: the same timer in the same window left idle for as long.
 Goal: < 30 ms for both. Offscreen platform (no screen needed).
 
 On a shared machine the gaps also hold the time the GUI thread waited for a core (the idle
@@ -175,7 +177,10 @@ def main() -> None:
     QMessageBox.question = lambda *a, **k: QMessageBox.Yes  # closing with work running asks
     from engines.tiny_models import build_tiny_sd
     from studio.project import Project
+    from ui.gc_guard import GuiThreadGC
     from ui.main_window import MainWindow
+
+    collector = GuiThreadGC(parent=app)  # as ui/app.py runs the window: the GUI thread collects
 
     model = build_tiny_sd(Path(tempfile.gettempdir()) / "assetsmith-bench" / "tiny-sd")
     project = Project.open(WORK / "P")
@@ -189,8 +194,14 @@ def main() -> None:
     image.params.set_value("num_steps", 20)
     image.params.set_value("preview_every", 1)
     meter = StallMeter()
-    wait_until(lambda: window._device != "")  # torch imported by the window's device worker
-    for run in ("first (imports diffusers, loads the model)", "second (the model loaded)"):
+    warmed = []
+    window.engines_warmed.connect(warmed.append)
+    wait_until(lambda: window._painted)  # the first paint is the window's own work, not the warm-up's
+    busy_ms, idle_ms, busy_s, longest = busy_and_idle(meter, lambda: None, lambda: wait_until(lambda: warmed))
+    print(f"GUI stall during the warm-up after the first paint (torch, then diffusers imported off the GUI "
+          f"thread): largest {busy_ms} ms / idle window {idle_ms} ms over the same {busy_s:.1f} s; {longest} "
+          f"(10 ms timer; goal < 30 ms)")
+    for run in ("first (loads the model)", "second (the model loaded)"):
         if only == "train":
             break
         busy_ms, idle_ms, busy_s, longest = busy_and_idle(meter, image.generate,
@@ -219,6 +230,7 @@ def main() -> None:
           "goal < 30 ms)")
     window.close()
     project.close()
+    collector.stop()
     app.quit()
 
 

@@ -249,6 +249,10 @@ class Engine(Protocol):
 
     def load(self, model_path: str, device: str) -> None: ...
 
+    # Optional: `accepts(path)` (classmethod: whether a folder is this engine's), and
+    # `warm_up()` (classmethod: import the libraries load() would import, so a window can do
+    # it in the background before the first generation; studio/jobs.py warm_up).
+
     def unload(self) -> None: ...
 
     def memory_bytes(self) -> int: ...

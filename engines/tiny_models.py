@@ -445,3 +445,107 @@ def build_tiny_wavegan(path: str | Path, sample_rate: int = 8000, length: int = 
     (path / "model.json").write_text(json.dumps({"format": wavegan.FORMAT, "version": 1,
                                                  "config": config.to_dict()}))
     return path
+
+
+def _bark_complete(path: Path) -> bool:
+    files = ("config.json", "generation_config.json", "model.safetensors", "vocab.txt", "speaker_embeddings_path.json")
+    return all((path / f).is_file() for f in files)
+
+
+def build_tiny_bark(path: str | Path) -> Path:
+    """A tiny Bark in transformers layout (~2 MB), laid out as suno/bark ships: semantic,
+    coarse and fine sub-models of 2 layers x 16 wide, a 24 kHz EnCodec (75 frames a second,
+    8 codebooks of 32 codes), a BertTokenizer from a hand-written vocabulary, and two voice
+    presets: `v2/en_speaker_0` as .npy files listed in speaker_embeddings_path.json (as the Hub
+    holds them) and `speaker_embeddings/narrator.npz` (Bark's own single-file format).
+    Bark's token layout is kept, scaled down (semantic codes, then the text ids at an offset,
+    then the pad and infer tokens); the semantic model stops after 48 tokens (~1 s of speech,
+    Bark: 768) so a call stays fast. The generation config samples as Bark does (text and
+    coarse temperature 0.7, fine 0.5). Returns the folder; a complete one is reused."""
+    path = Path(path)
+    if _bark_complete(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    tmp.chmod(0o755)
+    _save_tiny_bark(tmp)
+    return _publish(tmp, path, _bark_complete)
+
+
+_BARK_SEMANTIC, _BARK_CODES, _BARK_BOOKS = 64, 32, 8  # semantic vocabulary, codebook size, codebooks
+
+
+def _save_tiny_bark(path: Path) -> None:
+    import string
+
+    import numpy as np
+    import torch
+    from transformers import (
+        BarkCoarseConfig, BarkConfig, BarkFineConfig, BarkModel, BarkProcessor, BarkSemanticConfig, BertTokenizer,
+        EncodecConfig, GenerationConfig,
+    )
+
+    words = ["the", "gate", "is", "open", "hello", "there", "who", "goes", "halt", "friend"]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *string.ascii_letters, *string.digits,
+             *string.punctuation, *words, *(f"##{c}" for c in string.ascii_lowercase)]
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizer(str(path / "vocab.txt"), do_lower_case=False, model_max_length=256)
+    semantic_out = _BARK_SEMANTIC + 8  # semantic codes, the end/pad token, room as Bark leaves
+    text_offset = semantic_out
+    text_pad = text_offset + len(vocab)
+    semantic_infer = text_pad + 4
+    coarse_pad = _BARK_SEMANTIC + 2 * _BARK_CODES  # after the two coarse codebooks' codes
+    coarse_infer = coarse_pad + 2
+    # Wider than transformers' 0.02 init, so the random weights heed their inputs (the voice).
+    layers = dict(num_layers=2, num_heads=2, hidden_size=16, block_size=1024, initializer_range=0.5)
+    semantic = BarkSemanticConfig(input_vocab_size=semantic_infer + 1, output_vocab_size=semantic_out, **layers)
+    coarse = BarkCoarseConfig(input_vocab_size=coarse_infer + 6, output_vocab_size=coarse_infer + 6, **layers)
+    fine = BarkFineConfig(input_vocab_size=_BARK_CODES + 8, output_vocab_size=_BARK_CODES + 8,
+                          n_codes_total=_BARK_BOOKS, n_codes_given=1, **layers)
+    codec = EncodecConfig(sampling_rate=24000, audio_channels=1, upsampling_ratios=[8, 5, 4, 2],
+                          codebook_size=_BARK_CODES, hidden_size=16, num_filters=4, num_residual_layers=1,
+                          codebook_dim=16, target_bandwidths=[1.5, 3.0, 6.0], num_lstm_layers=1)
+    config = BarkConfig(semantic_config=semantic.to_dict(), coarse_acoustics_config=coarse.to_dict(),
+                        fine_acoustics_config=fine.to_dict(), codec_config=codec.to_dict())
+    with torch.random.fork_rng(devices=[]):  # the fixed seed must not leak into the caller's RNG
+        torch.manual_seed(0)
+        model = BarkModel(config)
+        for layer in model.codec_model.quantizer.layers:  # EnCodec starts its codebooks at zero
+            layer.codebook.embed.normal_()
+    # As suno/bark's generation_config.json holds it: BarkModel.generate reads the three
+    # sub-configs as plain dicts (BarkGenerationConfig itself cannot be saved).
+    model.generation_config = GenerationConfig(
+        semantic_config=dict(eos_token_id=_BARK_SEMANTIC, max_new_tokens=48, do_sample=True, temperature=0.7,
+                             text_encoding_offset=text_offset, text_pad_token=text_pad,
+                             semantic_infer_token=semantic_infer, semantic_vocab_size=_BARK_SEMANTIC,
+                             max_input_semantic_length=256, semantic_rate_hz=49.9),
+        coarse_acoustics_config=dict(do_sample=True, temperature=0.7, coarse_semantic_pad_token=coarse_pad,
+                                     coarse_rate_hz=75, n_coarse_codebooks=2, coarse_infer_token=coarse_infer,
+                                     max_coarse_input_length=256, max_coarse_history=630, sliding_window_len=60),
+        fine_acoustics_config=dict(temperature=0.5, max_fine_history_length=512, max_fine_input_length=1024,
+                                   n_fine_codebooks=_BARK_BOOKS),
+        sample_rate=24000, codebook_size=_BARK_CODES)
+    model.save_pretrained(path, safe_serialization=True)
+    BarkProcessor(tokenizer=tokenizer).save_pretrained(path)
+    _write_bark_presets(path, np.random.default_rng(0))
+
+
+def _write_bark_presets(path: Path, rng) -> None:
+    """Two voices, ~0.8 s of history each: one as the Hub lays presets out (.npy files named
+    in speaker_embeddings_path.json), one as Bark's own .npz."""
+    import numpy as np
+
+    def preset():
+        return {"semantic_prompt": rng.integers(0, _BARK_SEMANTIC, 40),
+                "coarse_prompt": rng.integers(0, _BARK_CODES, (2, 60)),
+                "fine_prompt": rng.integers(0, _BARK_CODES, (_BARK_BOOKS, 60))}
+
+    folder = path / "speaker_embeddings"
+    (folder / "v2").mkdir(parents=True, exist_ok=True)
+    listing: dict = {"repo_or_path": str(path), "v2/en_speaker_0": {}}
+    for key, array in preset().items():
+        name = f"speaker_embeddings/v2/en_speaker_0_{key}.npy"
+        np.save(path / name, array, allow_pickle=False)
+        listing["v2/en_speaker_0"][key] = name
+    (path / "speaker_embeddings_path.json").write_text(json.dumps(listing, indent=1))
+    np.savez(folder / "narrator.npz", **preset())

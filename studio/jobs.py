@@ -8,12 +8,14 @@ window re-emits them as Qt signals on its own thread (ui/bridge.py).
 """
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import random
 import threading
 import time
 from collections import OrderedDict, deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
@@ -214,12 +216,34 @@ class JobRunner:
         self._emit(JobEvent("queued", job.id))
         return job
 
-    def warm_up(self) -> threading.Thread:
-        """Import torch and find the device in the background, so the first submit from a
-        window does not stall its thread on the import."""
-        thread = threading.Thread(target=devices.resolve, name="jobs-warm-up", daemon=True)
+    def warm_up(self, engine_names=()) -> threading.Thread:
+        """`prepare(engine_names)` in the background."""
+        thread = threading.Thread(target=self.prepare, args=(tuple(engine_names),), name="jobs-warm-up", daemon=True)
         thread.start()
         return thread
+
+    def prepare(self, engine_names=()) -> str:
+        """Import torch, find the device and import the libraries of the engines named (their
+        `warm_up()`), so that the first generation with them does neither; returns the device.
+        A window calls it off its own thread after its first paint.
+
+        Importing torch, diffusers and transformers makes some 650,000 objects, and the
+        collector's full passes over them hold Python's lock 0.1-0.5 s each with no break
+        (five to seven of them: the window froze for up to half a second; measured with a
+        1 ms ticker thread and gc.callbacks, bench/README.md). So the collector is paused while
+        the libraries import, and what they made is then frozen out of its passes (gc.freeze:
+        modules, classes and functions live as long as the process anyway). Not while a job
+        runs: its model's objects would be frozen too, and never collected after an unload."""
+        with pause_collector():
+            device = devices.resolve("auto")  # imports torch
+            for name in engine_names:
+                warm = getattr(registry.get(name), "warm_up", None)
+                if warm is not None:
+                    warm()
+            with self._lock:
+                if not any(job.state == "running" for job in self._jobs.values()):
+                    gc.freeze()
+        return device
 
     def get(self, job_id: int) -> Job:
         return self._jobs[job_id]
@@ -336,6 +360,34 @@ class JobRunner:
         job.state, job.error, job.ended_at = state, error, time.time()
         job._done.set()
         self._emit(JobEvent(state, job.id, result=job.result, error=error))
+
+
+_pause_lock = threading.Lock()
+_pauses = 0  # warm-ups under way (two windows' may overlap)
+_was_enabled = True
+
+
+def collector_paused() -> bool:
+    """Whether a warm-up is importing: a collector of one's own (ui/gc_guard.py) waits too."""
+    return _pauses > 0
+
+
+@contextmanager
+def pause_collector():
+    """gc.disable() for the duration; nested and across threads, since the collector is global."""
+    global _pauses, _was_enabled
+    with _pause_lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()
 
 
 def error_message(exc: BaseException) -> str:

@@ -97,3 +97,12 @@ def tiny_wavegan(tmp_path_factory):
     from engines.tiny_models import build_tiny_wavegan
 
     return build_tiny_wavegan(tmp_path_factory.mktemp("models") / "tiny-wavegan")
+
+
+@pytest.fixture(scope="session")
+def tiny_bark(tmp_path_factory):
+    """A tiny Bark (semantic, coarse, fine + EnCodec 24 kHz) with two voice presets: one listed
+    in speaker_embeddings_path.json (.npy files), one as Bark's own .npz."""
+    from engines.tiny_models import build_tiny_bark
+
+    return build_tiny_bark(tmp_path_factory.mktemp("models") / "tiny-bark")

@@ -90,7 +90,7 @@ def test_musicgen_previews_and_cancel(music):
     assert len(events.steps) == 3  # stopped at the next token
 
 
-def test_musicgen_bad_input(music, tiny_vits):
+def test_musicgen_bad_input(music, tiny_vits, tmp_path):
     with pytest.raises(ParamError, match="at most"):
         make(music, "long", duration_s=600.0)
     with pytest.raises(ParamError, match="prompt is empty"):
@@ -99,6 +99,9 @@ def test_musicgen_bad_input(music, tiny_vits):
         make(music, "x", top_k=-1)
     with pytest.raises(EngineError, match="not a MusicGen model"):
         MusicGenEngine().load(str(tiny_vits), "cpu")
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["MusicgenMelodyForConditionalGeneration"]}))
+    with pytest.raises(EngineError, match="MusicGen-melody model.*torchaudio"):
+        MusicGenEngine().load(str(tmp_path), "cpu")
 
 
 def test_speech_one_sentence_equals_bare_vits(speech, tiny_vits):

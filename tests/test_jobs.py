@@ -180,3 +180,55 @@ def test_memory_budget_evicts_least_recently_used(tiny_sd, tmp_path):
         assert first.memory_bytes() == 0  # unloaded
     finally:
         runner.shutdown()
+
+
+def test_pause_collector_nests_and_leaves_the_collector_as_it_found_it():
+    import gc
+
+    from studio.jobs import collector_paused, pause_collector
+
+    assert gc.isenabled() and not collector_paused()
+    with pause_collector():
+        with pause_collector():
+            assert not gc.isenabled() and collector_paused()
+        assert not gc.isenabled()
+    assert gc.isenabled() and not collector_paused()
+    gc.disable()  # as the window's own collector keeps it (ui/gc_guard.py)
+    try:
+        with pause_collector():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_prepare_imports_the_engines_libraries_and_freezes_what_they_made(runner):
+    import gc
+    import sys
+
+    gc.unfreeze()
+    try:
+        assert runner.prepare(["speech"]) in ("cpu", "cuda", "mps")
+        assert "transformers.models.bark.modeling_bark" in sys.modules  # SpeechEngine.warm_up
+        assert gc.isenabled() and gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()  # the rest of the session collects as usual
+
+
+def test_prepare_freezes_nothing_while_a_job_runs(runner, tiny_sd):
+    import gc
+
+    gc.unfreeze()
+    job = runner.submit(request(tiny_sd, num_steps=300))
+    try:
+        for _ in range(600):
+            if job.progress[0] >= 1 or job.done:
+                break
+            threading.Event().wait(0.05)
+        assert job.state == "running"
+        runner.prepare([])
+        assert gc.get_freeze_count() == 0  # the job's pipeline must stay collectable after an unload
+    finally:
+        runner.cancel(job.id)
+        job.wait(60)
+        gc.unfreeze()

@@ -251,6 +251,15 @@ def test_closing_the_window_shuts_the_runner_down(qtbot, window, monkeypatch):
     main.shutdown()  # the app calls it again after its loop: harmless
 
 
+def test_the_shown_workspaces_libraries_are_imported_in_the_background(qtbot, window):
+    main = window.window()
+    qtbot.waitUntil(lambda: main._device != "" and main._warm_worker is None, timeout=120000)
+    assert main._warmed == {"diffusion"}
+    with qtbot.waitSignal(main.engines_warmed, timeout=120000) as warmed:
+        main.tabs.setCurrentIndex(main._index("Audio"))
+    assert warmed.args == [("musicgen", "speech")] and main._warmed == {"diffusion", "musicgen", "speech"}
+
+
 def test_seed_controls(qtbot, window):
     assert not window.lock_seed.isChecked()
     window.roll_seed()

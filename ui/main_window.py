@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engines import devices, registry
+from engines import registry
 from studio.jobs import JobRunner
 from studio.metadata import MetadataError, read_recipe
 from studio.project import Project
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 class MainWindow(QMainWindow):
     project_requested = Signal(str)  # the user chose another project folder
+    engines_warmed = Signal(tuple)  # the engines whose libraries the background warm-up imported
 
     def __init__(self, project: Project, runner: JobRunner | None = None):
         super().__init__()
@@ -100,9 +101,14 @@ class MainWindow(QMainWindow):
         # import up so the first Generate does not stall the window. It starts once the window
         # has painted: an import holds Python's lock much of the time and would slow the start.
         self._device = ""  # set when the worker has found it
-        self._device_worker = Worker(devices.resolve, "auto")
+        self._device_worker = Worker(self.runner.prepare)
         self._device_worker.returned.connect(self._show_device)
         self._device_worker.errored.connect(self._show_device)
+        # Then the shown workspace's libraries (diffusers, transformers), also off this thread,
+        # so the first Generate neither imports them nor stalls the window while it does.
+        self._warmed: set[str] = set()
+        self._warm_worker: Worker | None = None
+        self.tabs.currentChanged.connect(self._warm_up_shown)  # after _materialise: the tab is built
         self._painted = False
         self._process = psutil.Process()
         self._memory_timer = QTimer(self, interval=2000)
@@ -341,6 +347,27 @@ class MainWindow(QMainWindow):
         else:
             self.device_label.setText(f"device: {device}")
             self._device = device
+            self._warm_up_shown()
+
+    def _warm_up_shown(self, *_) -> None:
+        """Import the libraries of the shown workspace's engines in the background
+        (JobRunner.prepare), once torch is in and one warm-up at a time."""
+        busy = self._warm_worker is not None
+        names = tuple(n for n in getattr(self.tabs.currentWidget(), "engine_names", ()) if n not in self._warmed)
+        if self._shut_down or not self._device or busy or not names:
+            return
+        self._warmed.update(names)
+        self._warm_worker = Worker(self.runner.prepare, names)
+
+        def done(_result=None) -> None:
+            self._warm_worker = None
+            self.engines_warmed.emit(names)
+            self._warm_up_shown()  # the tab may have changed meanwhile
+
+        # A library that fails to import says so at the first generation, in words.
+        self._warm_worker.returned.connect(done)
+        self._warm_worker.errored.connect(done)
+        self._warm_worker.start()
 
     def _update_memory(self) -> None:
         text = f"RAM {self._process.memory_info().rss / 2**30:.1f} GB"

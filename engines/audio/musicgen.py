@@ -53,11 +53,24 @@ class MusicGenEngine:
     def accepts(cls, path: Path) -> bool:
         return any(a in ARCHITECTURES for a in hf_folder.architectures(path))
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Import what load() imports."""
+        devices.quiet_libraries()
+        from transformers import AutoProcessor, MusicgenForConditionalGeneration  # noqa: F401
+
     def load(self, model_path: str, device: str) -> None:
         from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
         devices.quiet_libraries()
         path = Path(model_path)
+        if "MusicgenMelodyForConditionalGeneration" in hf_folder.architectures(path):
+            # transformers' melody feature extractor and processor require torchaudio: PyPI's
+            # newest (2.11.1) pins torch 2.11, and beside our torch 2.13 its _torchaudio.so fails
+            # to load (it needs CUDA's libc10_cuda.so). The text-only path is not worth a model
+            # whose point is the melody.
+            raise EngineError(f"{path} is a MusicGen-melody model, which this engine cannot run yet: its melody "
+                              "features need torchaudio, and no torchaudio build matches the installed PyTorch")
         if not self.accepts(path):
             raise EngineError(f"{path} is not a MusicGen model folder (its config.json names no "
                               f"{' or '.join(ARCHITECTURES)})")

@@ -127,6 +127,15 @@ class DiffusionEngine:
             return True
         return _pipeline_class(path) in PIPELINES
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Import what load() imports: diffusers' pipelines, transformers' CLIP with them."""
+        import diffusers
+
+        devices.quiet_libraries()
+        for name in PIPELINES:
+            getattr(diffusers, name)
+
     def load(self, model_path: str, device: str) -> None:
         devices.quiet_libraries()
         path = Path(model_path)

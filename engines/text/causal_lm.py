@@ -61,6 +61,12 @@ class CausalLMEngine:
     def accepts(cls, path: Path) -> bool:
         return any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in hf_folder.architectures(path))
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Import what load() imports (each architecture's own module still comes with its model)."""
+        devices.quiet_libraries()
+        from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationMixin  # noqa: F401
+
     def load(self, model_path: str, device: str) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
