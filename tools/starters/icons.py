@@ -1,0 +1,344 @@
+"""What the image starter scripts (gan_icons.py, vae_icons.py) share: the training data, a run
+through the app's own training harness, the shipped model folder and the README's sample grid.
+
+The data is the Noto colour emoji font (Debian `fonts-noto-color-emoji`: artwork Apache-2.0,
+font OFL-1.1) rendered with Pillow, one 64x64 RGBA PNG per single-codepoint emoji: a varied set
+of colourful icons with transparent backgrounds. The data stays in the work folder (outside the
+repository); only the trained weights, model.json, CARD.md and LICENSE-DATA.md ship.
+
+Training is `studio.training.TrainingProcess`, the same child process (`python -m engines.train
+RUN_DIR`) that `assetsmith train` and the Train workspace start: no loop of its own here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # run as a script from anywhere: the app's packages import
+
+EMOJI_PACKAGE = "fonts-noto-color-emoji"
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+EMOJI_SIZE = 109  # the one size a CBDT bitmap font renders at (136x128 px glyphs)
+# Blocks holding single-codepoint emoji; flags, keycaps and ZWJ sequences are left out.
+EMOJI_BLOCKS = ((0x2600, 0x27BF), (0x1F300, 0x1F5FF), (0x1F600, 0x1F64F), (0x1F680, 0x1F6FF),
+                (0x1F900, 0x1F9FF), (0x1FA70, 0x1FAFF))
+DEFAULT_WORK = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "assetsmith-starters"
+# One CPU thread for training and the sample grids. On a busy shared machine two threads were
+# 4-10x slower than one (each op waits for the other thread to be scheduled), measured here.
+THREADS = 1
+HEAVY_LOCK = "/tmp/assetsmith-heavy.lock"  # the shared development machine's lock for long runs
+
+
+def ensure_package(package: str, path: Path) -> None:
+    """Install a Debian package with apt-get when the file it provides is missing."""
+    if path.exists():
+        return
+    if shutil.which("apt-get") is None:
+        sys.exit(f"{path} is missing and there is no apt-get here: install {package} (or its files) first")
+    if os.geteuid() != 0:
+        sys.exit(f"{path} is missing: install it with `sudo apt-get install {package}`")
+    print(f"installing {package} with apt-get ...", file=sys.stderr)
+    if subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", package]).returncode != 0:
+        subprocess.run(["apt-get", "update"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", package], check=True)
+    if not path.exists():
+        sys.exit(f"{package} is installed but {path} is still missing")
+
+
+def emoji_folder(work: Path, size: int = 64) -> Path:
+    """The emoji rendered to size x size RGBA PNGs in work/emoji-SIZE/ (made once)."""
+    folder = work / f"emoji-{size}"
+    done = work / f"emoji-{size}.json"  # beside the folder: the data scan would report it as a skipped file
+    if done.is_file():
+        return folder
+    ensure_package(EMOJI_PACKAGE, EMOJI_FONT)
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(EMOJI_FONT), EMOJI_SIZE)
+
+    def render(text: str) -> Image.Image:
+        image = Image.new("RGBA", (136, 128), (0, 0, 0, 0))
+        ImageDraw.Draw(image).text((0, 0), text, font=font, embedded_color=True)
+        return image
+
+    missing = np.asarray(render(chr(0xE000)))  # a private-use codepoint: what "no glyph" looks like
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    count = 0
+    for first, last in EMOJI_BLOCKS:
+        for codepoint in range(first, last + 1):
+            glyph = render(chr(codepoint))
+            pixels = np.asarray(glyph)
+            if not pixels[..., 3].any() or np.array_equal(pixels, missing):
+                continue
+            _square(glyph, size).save(folder / f"u{codepoint:05X}.png")
+            count += 1
+    done.write_text(json.dumps({"images": count, "font": str(EMOJI_FONT), "size": size}))
+    print(f"{count} emoji rendered to {folder}", file=sys.stderr)
+    return folder
+
+
+def _square(glyph, size: int):
+    """The glyph cropped to its opaque pixels, centred on a transparent square with a small
+    margin, resized (Pillow premultiplies alpha when it resamples RGBA)."""
+    from PIL import Image
+
+    glyph = glyph.crop(glyph.getchannel("A").getbbox())
+    side = int(max(glyph.size) * 1.06)
+    canvas = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    canvas.paste(glyph, ((side - glyph.width) // 2, (side - glyph.height) // 2))
+    return canvas.resize((size, size), Image.Resampling.LANCZOS)
+
+
+# -- training, through the app's harness --------------------------------------------------------
+
+def train(engine: str, data: Path, params: dict, work: Path, name: str, seconds: float | None = None) -> dict:
+    """One run in the work project (work/project/runs/RUN_ID/), to the end or, with `seconds`,
+    stopped after that long (a throughput measurement). Returns what it measured."""
+    from studio import training
+
+    project = work / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run = training.TrainingProcess.start(project, engine, data, {**params, "threads": THREADS}, name)
+    print(f"run {run.folder}", file=sys.stderr)
+    start = time.perf_counter()
+    first_step = None  # a measurement times the steps, not the start-up and data preparation
+    speeds, last, metrics, data_summary, stopping = [], None, {}, None, False
+    for event in run.events():
+        kind = event.get("event")
+        if kind == "step":
+            speeds.append(event["images_per_s"])
+            first_step = first_step or time.perf_counter()
+            if event["step"] % 50 == 0:
+                print(f"  step {event['step']}: {_fmt(event['losses'])}, {event['images_per_s']} img/s", file=sys.stderr)
+            if seconds is not None and not stopping and time.perf_counter() - first_step > seconds:
+                (run.folder / "stop").touch()  # the harness's own stop: it saves and exits
+                stopping = True
+        elif kind == "data":
+            data_summary = event["summary"]
+            print(f"  data: {data_summary}", file=sys.stderr)
+        elif kind == "eval":
+            metrics = event["metrics"]
+            print(f"  eval at step {event['step']}: {_fmt(metrics)}", file=sys.stderr)
+        elif kind == "failed":
+            sys.exit(f"training failed: {event['error']} (see {run.folder}/stderr.log)")
+        last = event
+    wall = time.perf_counter() - start
+    stepping = (time.perf_counter() - first_step) if first_step else 0.0
+    steady = [s for s in speeds[5:] if s] or [s for s in speeds if s]  # the first steps warm up
+    result = {"run": str(run.folder), "engine": engine, "params": params, "threads": THREADS,
+              "steps": last.get("step") if last else 0, "wall_s": round(wall, 1),
+              "from_first_step_s": round(stepping, 1),
+              "images_per_s": round(statistics.median(steady), 1) if steady else None,
+              "data": data_summary, "metrics": metrics, "state": (last or {}).get("event")}
+    (run.folder / "starter-run.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return result
+
+
+def steps_for(engine: str, data: Path, params: dict, work: Path, name: str, minutes: float,
+              seconds: float = 25.0) -> int:
+    """How many steps of these settings fit `minutes` of wall time now: a short run of the same
+    settings is timed (shared machines vary by several times from one hour to the next), and
+    the run's start-up, data preparation and evaluation are left room for."""
+    probe = train(engine, data, {**params, "steps": 10**6, "sample_every": 0}, work, name + "-measure", seconds)
+    rate = probe["steps"] / probe["from_first_step_s"]  # steps/s, checkpoints and all
+    setup = probe["wall_s"] - probe["from_first_step_s"]
+    steps = int((minutes * 60 - setup - 30) * rate * 0.85) // 50 * 50  # 15 % and 30 s to spare
+    print(f"{rate:.3f} steps/s ({rate * params['batch_size']:.0f} img/s) -> {steps} steps in {minutes} min",
+          file=sys.stderr)
+    if steps < 50:
+        sys.exit("the machine is too busy to train anything useful in that time; try later or give more minutes")
+    return steps
+
+
+def _fmt(values: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()
+                     if not isinstance(v, str))
+
+
+def latest_run(work: Path, engine: str, name: str) -> dict:
+    """What `train` recorded of the newest finished run of this starter."""
+    found = []
+    for record in (work / "project" / "runs").glob("*/starter-run.json"):
+        result = json.loads(record.read_text())
+        config = json.loads((record.parent / "config.json").read_text())
+        if result["state"] == "registered" and result["engine"] == engine and config["name"].startswith(name + "-"):
+            found.append((record.parent.name, result))
+    if not found:
+        sys.exit(f"no finished {engine} run of {name} in {work}/project/runs: run the train sub-command first")
+    return max(found)[1]
+
+
+def real_floor(data: Path, channels: int, seed: int = 0) -> dict:
+    """FID/KID between the training and validation images themselves: the best a generator
+    could score in this feature space with this many images (the figures' floor)."""
+    from engines.data import DataOptions, prepare, to_tensor
+    from engines.train import evaluate
+
+    dataset = prepare(data, DataOptions(resolution=64, channels=channels, split_seed=seed))
+    return evaluate.fid_kid(to_tensor(dataset.val), to_tensor(dataset.train[:256]))
+
+
+# -- the shipped folder -------------------------------------------------------------------------
+
+def ship(run: dict, engine: str, name: str, card: str, licence: str) -> Path:
+    """resources/models/ENGINE/NAME/: the run's finished model (model.json + weights, as the
+    harness exported it) with CARD.md and LICENSE-DATA.md, replaced whole."""
+    model = Path(run["run"]) / "model"
+    target = REPO / "resources" / "models" / engine / name
+    tmp = target.with_name(f".tmp-{name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(model, tmp)
+    (tmp / "CARD.md").write_text(card)
+    (tmp / "LICENSE-DATA.md").write_text(licence)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    for f in sorted(target.iterdir()):
+        print(f"  {f.relative_to(REPO)}  {f.stat().st_size / 1e6:.2f} MB", file=sys.stderr)
+    return target
+
+
+def card_sections(run: dict, floor: dict, script: str, weights: str, extra_rows: str = "") -> str:
+    """The parts of a CARD.md both image starters have: training time, evaluation, files."""
+    m, steps = run["metrics"], run["steps"]
+    hour = int(steps * 3600 / run["wall_s"]) // 100 * 100
+    size = (Path(run["run"]) / "model" / weights).stat().st_size / 1e6
+    return f"""## Training time (measured here)
+
+{run['wall_s'] / 60:.1f} minutes wall for {steps} steps on a shared 2-core CPU, {run['threads']} threads
+({run['images_per_s']} training images/s, median of the steps), including the start-up, the data
+preparation, the sample grids and the final evaluation. The step count was sized to fit 10
+minutes here (`{script} all --minutes 9` times a short run first); the same model again:
+
+    python {script} all --steps {steps}
+
+Train longer for better results: the issue's budget of 60 minutes here is about {hour} steps
+(`python {script} all --steps {hour}`, or `--minutes 60`).
+
+## Evaluation
+
+On the {m.get('real')} held-out validation images against {m.get('fake')} generated ones, in the
+app's own labelled feature space (`{m.get('feature_net')}`, engines/train/evaluate.py: a fixed
+random convolutional network; **not comparable with published Inception FID**, compare runs of
+this app only):
+
+| | FID | KID |
+|---|---|---|
+| this model | {m['fid']:.2f} | {m['kid']:.4f} ± {m['kid_std']:.4f} |
+| floor: training images against the validation images | {floor['fid']:.2f} | {floor['kid']:.4f} ± {floor['kid_std']:.4f} |
+{extra_rows}
+## Files
+
+`model.json` (the config and what the run recorded: parameters, data summary, metrics) and
+`{weights}` ({size:.1f} MB, float32, exactly as the harness exported them).
+"""
+
+
+EMOJI_LICENCE = """# Training data of this model
+
+The model was trained on images rendered from one source, and on nothing else:
+
+| source | licence | what was used |
+|---|---|---|
+| Noto Color Emoji (Debian package `fonts-noto-color-emoji` {version}, upstream https://github.com/googlefonts/noto-emoji) | artwork and tools: Apache-2.0; the font file: SIL Open Font License 1.1. Copyright 2013-2017 Google Inc., Arjen Nienhuis (from the package's `/usr/share/doc/fonts-noto-color-emoji/copyright`) | {count} single-codepoint emoji ({blocks}) rendered with Pillow at size 109, cropped to their opaque pixels, centred on a transparent square and resized to 64x64 RGBA |
+
+The OFL's conditions bind the font software and its modified versions; by its own terms they
+do not apply to documents created with the font, such as the rendered images. The Apache-2.0
+artwork allows derivative works, which this model is, provided the notice above is kept.
+No image of the set ships with the model: only the trained weights.
+
+The data was made and the model trained by `{script}` in this repository.
+"""
+
+
+def licence_text(script: str, data: Path) -> str:
+    done = json.loads(data.with_name(data.name + ".json").read_text())
+    version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", EMOJI_PACKAGE], capture_output=True,
+                             text=True).stdout.strip() or "(version unknown)"
+    blocks = ", ".join(f"U+{a:04X}-U+{b:04X}" for a, b in EMOJI_BLOCKS)
+    return EMOJI_LICENCE.format(version=version, count=done["images"], blocks=blocks, script=script)
+
+
+# -- the README's sample grid -------------------------------------------------------------------
+
+def sample_grid(engine_name: str, ref: str, out: Path, seeds: range, columns: int = 8, scale: int = 2) -> Path:
+    """Outputs of the shipped model (through the engine, as a generation makes them), seeds in
+    order, on a light checkerboard that shows their transparency, upscaled for the README."""
+    from PIL import Image
+
+    from engines import devices, registry
+    from engines.api import NullEvents, Request
+    from studio import models
+
+    devices.set_threads(THREADS)
+    engine_cls = registry.get(engine_name)
+    model = models.resolve(ref, engine_cls)
+    engine = engine_cls()
+    engine.load(str(model.path), "cpu")
+    outputs = engine.generate(Request(engine=engine_name, model=model.ref, seed=seeds.start, count=len(seeds)),
+                              NullEvents())
+    tiles = [Image.fromarray(o.data) for o in outputs]
+    side, gap = tiles[0].width, 4
+    rows = -(-len(tiles) // columns)
+    sheet = Image.new("RGBA", (columns * (side + gap) + gap, rows * (side + gap) + gap), (255, 255, 255, 255))
+    for i, tile in enumerate(tiles):
+        x, y = gap + (i % columns) * (side + gap), gap + (i // columns) * (side + gap)
+        sheet.paste(_checkerboard(side), (x, y))
+        sheet.alpha_composite(tile.convert("RGBA"), (x, y))
+    sheet = sheet.convert("RGB").resize((sheet.width * scale, sheet.height * scale), Image.Resampling.NEAREST)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, optimize=True)
+    print(f"{out.relative_to(REPO)}: {len(tiles)} samples of {ref}, seeds {seeds.start}-{seeds.stop - 1}",
+          file=sys.stderr)
+    return out
+
+
+def _checkerboard(side: int, cell: int = 8):
+    import numpy as np
+    from PIL import Image
+
+    yy, xx = np.mgrid[:side, :side] // cell
+    shade = np.where((yy + xx) % 2 == 0, 236, 212).astype(np.uint8)
+    return Image.fromarray(np.stack([shade] * 3 + [np.full_like(shade, 255)], axis=-1), "RGBA")
+
+
+# -- the scripts' command line ------------------------------------------------------------------
+
+def main(argv: list[str] | None, engine: str, name: str, script: str, params: dict, steps: int, card,
+         doc: str) -> int:
+    """The sub-commands of one starter script (its docstring lists them)."""
+    parser = argparse.ArgumentParser(prog=script, description=doc.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc)
+    parser.add_argument("command", choices=("data", "measure", "train", "ship", "media", "all"))
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="data and runs (outside the repo)")
+    parser.add_argument("--steps", type=int, default=steps, help=f"training steps (shipped: {steps})")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="instead of --steps: as many steps as fit this many minutes now (timed first)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the measure run")
+    args = parser.parse_args(argv)
+    data = emoji_folder(args.work) if args.command != "media" else None
+    if args.command == "measure":
+        train(engine, data, {**params, "steps": 10**6, "sample_every": 0}, args.work, name + "-measure",
+              seconds=args.seconds)
+    if args.command in ("train", "all"):
+        count = steps_for(engine, data, params, args.work, name, args.minutes) if args.minutes else args.steps
+        train(engine, data, {**params, "steps": count}, args.work, name)
+    if args.command in ("ship", "all"):
+        run = latest_run(args.work, engine, name)
+        floor = real_floor(data, params["channels"], params["seed"])
+        ship(run, engine, name, card(run, floor), licence_text(script, data))
+    if args.command in ("media", "all"):
+        sample_grid(engine, f"starter:{engine}/{name}", REPO / "docs" / "starters" / f"{engine}-{name}.png",
+                    range(0, 32))
+    return 0
