@@ -6,7 +6,7 @@ import torch
 
 from engines.api import Cancelled, EngineError, NullEvents, ParamError, Request
 from engines.text.causal_lm import CausalLMEngine
-from engines.text.lists import parse_list
+from engines.text.lists import list_items, parse_list
 
 
 class Events(NullEvents):
@@ -159,6 +159,17 @@ def test_accepts_causal_lm_folders_only(tiny_gpt2, tiny_sd):
 ])
 def test_parse_list_on_awkward_model_output(raw, items):
     assert parse_list(raw) == items
+
+
+def test_list_items_after_a_completion_prompt():
+    # The first item's marker is the prompt's last line; the model writes the rest.
+    prompt = "Names of potions in a fantasy game:\n1."
+    assert list_items(prompt, " Elixir of Dawn\n2. Moonwater\n3. Ember") == ["Elixir of Dawn", "Moonwater", "Ember"]
+    assert list_items(prompt, " Elixir of Dawn\n2. Moonwater\n3. Ember", cut_off=True) == ["Elixir of Dawn",
+                                                                                            "Moonwater"]
+    assert list_items(prompt, " Elixir of Dawn\n2. Moonwater\n", cut_off=True) == ["Elixir of Dawn", "Moonwater"]
+    assert list_items("12 potion names", "1. Red Vial\n2. Blue Vial") == ["Red Vial", "Blue Vial"]
+    assert list_items("A list:\n-", " Dusk Ale\n- Marsh Mead") == ["Dusk Ale", "Marsh Mead"]
 
 
 # -- through the project and the CLI ------------------------------------------------------

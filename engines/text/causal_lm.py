@@ -18,7 +18,7 @@ from pathlib import Path
 
 from engines import devices, hf_folder
 from engines.api import Cancelled, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch
-from engines.text.lists import parse_list
+from engines.text.lists import list_items
 
 SAMPLING = ("top_k", "top_p", "min_p")
 
@@ -28,7 +28,7 @@ class CausalLMEngine:
     modality = "text"
     takes_prompt = True
     inputs = ()
-    default_model = None
+    default_model = "starter:causal-lm/game-names"  # shipped in resources/ (tools/starters/text_names.py)
     params = (
         Param("max_new_tokens", "int", None, min=1, max=8192,
               help="Most tokens to write; the model's own limit when unset."),
@@ -152,7 +152,8 @@ class CausalLMEngine:
         with torch.inference_mode():
             out = model.generate(**inputs, **kwargs, pad_token_id=pad, stopping_criteria=[watch])
         new = out[0, inputs["input_ids"].shape[1]:]
-        text = _cut_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), resolved.get("stop") or [])
+        raw = self.tokenizer.decode(new, skip_special_tokens=True)
+        text = _cut_at_stop(raw, resolved.get("stop") or [])
         events.preview(text)  # the whole text, last
         elapsed = time.perf_counter() - start
         recipe = request.replace(seed=seed, count=1, params=resolved).to_dict()
@@ -160,7 +161,10 @@ class CausalLMEngine:
                              "time_s": round(elapsed, 4), "chat_template": bool(self.tokenizer.chat_template)}
         if resolved["mode"] != "list":
             return [Output(kind="text", data=text, seed=seed, recipe=recipe, mime="text/plain")]
-        items = parse_list(text) or [text.strip()]
+        # Out of tokens: neither the end-of-text token nor a stop string ended the text.
+        eos = self.tokenizer.eos_token_id
+        cut_off = new.numel() >= kwargs["max_new_tokens"] and (eos is None or int(new[-1]) != eos) and text == raw
+        items = list_items(request.prompt, text, cut_off) or [text.strip()]
         return [Output(kind="text", data=item, seed=seed, recipe={**recipe, "item": i}, mime="text/plain")
                 for i, item in enumerate(items)]
 

@@ -10,6 +10,21 @@ import json
 import re
 
 _MARKER = re.compile(r"^\s*(?:\(?\d{1,3}[.):\]]|#\d{1,3}[.:)]?|\d{1,3}\s+-|[-*•·–])\s+(?P<item>.+?)\s*$")
+_BARE_MARKER = re.compile(r"^\s*(?:\(?\d{1,3}[.):\]]|#\d{1,3}[.:)]?|[-*•·–])\s*$")
+
+
+def list_items(prompt: str, text: str, cut_off: bool = False) -> list[str]:
+    """The items of a list a model wrote after `prompt`. A completion prompt that ends with the
+    first marker ("...:\n1.") holds the first item's marker, so it is put back before parsing;
+    when the model ran out of tokens (`cut_off`) mid-line, the unfinished last item is dropped."""
+    if not text.strip():
+        return []
+    last_line = prompt.rsplit("\n", 1)[-1]
+    lead = last_line if _BARE_MARKER.match(last_line) else ""
+    items = parse_list(lead + text)
+    if cut_off and len(items) > 1 and not text.endswith("\n"):
+        items = items[:-1]
+    return items
 
 
 def parse_list(text: str) -> list[str]:
