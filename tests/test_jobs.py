@@ -97,17 +97,19 @@ def test_engine_failure_fails_the_job_and_the_runner_goes_on(runner, tiny_sd, tm
 
 
 def test_queue_cancel_and_reorder(runner, tiny_sd):
-    gate = threading.Event()
+    gate, holding = threading.Event(), threading.Event()
     started = []
 
     def on_event(event):
         if event.kind == "started":
             started.append(event.job_id)
             if len(started) == 1:
+                holding.set()
                 gate.wait(30)  # hold the worker on the first job while we rearrange the queue
 
     runner.subscribe(on_event)
     first = runner.submit(request(tiny_sd))
+    assert holding.wait(60)  # the worker has taken the first job off the queue (a loaded machine is slow to)
     second, third, fourth = (runner.submit(request(tiny_sd)) for _ in range(3))
     assert runner.cancel(second.id)
     assert second.state == "cancelled" and second.done
