@@ -138,6 +138,13 @@ def test_the_scan_reports_every_file_and_refuses_a_folder_with_nothing(sounds, t
     assert train.shape == (8, 2048) and val.shape == (2, 2048) and train.dtype == np.float32
     assert np.abs(train).max(axis=1) == pytest.approx(np.full(8, 10 ** (-1 / 20)), abs=1e-6)  # peak -1 dBFS
     assert np.all(np.abs(train[:, 0]) > 1e-4)  # the leading silence is cut: the sound starts at once
+    loud, _, _ = audio_data.prepare(sounds, schema.resolve("wavegan", {**TINY, "length": 4096, "normalize": "loudness",
+                                                                         "loudness_lufs": -20.0, "val_fraction": 0}))
+    from engines.audio import edit
+
+    assert [round(edit.loudness(c[:, None], 8000)) for c in loud[:3]] == [-20, -20, -20]
+    with pytest.raises(DataError, match="use normalize=peak"):
+        audio_data.scan(sounds, {**TINY, "normalize": "loudness"})  # 2048 samples at 8 kHz: under 0.4 s
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "a.wav").write_bytes(b"garbage")
     with pytest.raises(DataError, match="no usable sounds"):

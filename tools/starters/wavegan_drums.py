@@ -263,7 +263,7 @@ def cmd_card(args) -> int:
 def card(f: dict, weights_file: Path | None = None) -> str:
     p = f["params"]
     last_step, last = f["evals"][-1]
-    curve = ", ".join(f"step {s}: {m['frechet_logmel']:.1f}" for s, m in f["evals"])
+    curve = ", ".join(f"step {s}: {m['frechet_logmel']:.0f}" for s, m in f["evals"])
     weights = (weights_file or TARGET.parent / f".tmp-{NAME}" / "generator.safetensors").stat().st_size
     settings = ", ".join(f"{k}={p[k]}" for k in ("sample_rate", "length", "latent_dim", "g_width", "d_width",
                                                    "phase_shuffle", "diffaug", "batch_size", "lr", "beta1", "beta2",
@@ -272,15 +272,18 @@ def card(f: dict, weights_file: Path | None = None) -> str:
              f"({f['probe']['clips_per_s']} clips/s)." if f["probe"] else "")
     longer = " ".join(f"--param {k}={p[k]}" for k in ("sample_rate", "length", "g_width", "d_width", "batch_size",
                                                       "threads"))
+    threads = f"{f['threads']} thread" + ("s" if f["threads"] != 1 else "")
     return f"""# starter:wavegan/drums
 
-A WaveGAN (Donahue et al., "Adversarial Audio Synthesis", 2019; `engines/audio/wavegan.py`)
-that makes **drum hits, percussion and short one-shot effects**: kicks, snares, toms, hats,
-claps, tabla strokes, electronic blips. {p['length']} samples at {p['sample_rate'] // 1000} kHz
-mono ({p['length'] / p['sample_rate']:.2f} s) per clip; seed, count, variation seed and strength,
-truncation, and every audio post-processing step (trim, fades, loudness, sample rate, channels).
-It is a small model trained for minutes on a 2-core CPU: expect short, drum-like hits with a
-grainy, noisy character, not a polished sample library. Not good for: music, loops, speech, anything longer than {p['length'] / p['sample_rate']:.2f} s.
+A WaveGAN (Donahue et al., "Adversarial Audio Synthesis", 2019; `engines/audio/wavegan.py`) that
+makes **drum hits, percussion and short one-shot effects**: {p['length']} samples at
+{p['sample_rate'] // 1000} kHz mono ({p['length'] / p['sample_rate']:.2f} s) per clip, chosen by the seed; count,
+variation seed and strength, truncation and every audio post-processing step (trim, fades, loudness,
+sample rate, channels) apply. What to expect from a model this small, trained for minutes on a
+2-core CPU: kick- and tom-like decaying low tones, snare- and hat-like noise bursts, clicks, and now
+and then a long noisy cymbal-like wash; lo-fi and grainy, not a polished sample library. Some seeds
+end with a faint artefact in the last few milliseconds (around -40 dBFS): `--param fade_out_s=0.02`
+removes it. Not good for: music, loops, speech, anything longer than {p['length'] / p['sample_rate']:.2f} s.
 
 ```sh
 assetsmith generate --engine wavegan --seed 5 --count 4 --project P
@@ -289,25 +292,26 @@ assetsmith generate --engine wavegan --seed 5 --param variation_seed=6 --param v
 
 ## Data
 
-{f['data']['summary']} (after the scan of `engines/train/audio_data.py`: mono, resampled to
-{p['sample_rate']} Hz, leading silence cut, cut or padded to the clip length, peak-normalised to -1 dBFS).
-{len(f['rows'])} files gathered: the CC0 one-shots of Debian's `sonic-pi-samples` (files whose
-stanza in its copyright file says `License: CC0`; prefixes {', '.join(ONE_SHOT_PREFIXES)}) and the CC0
-Audiophob kit of `hydrogen-drumkits`. Every file, its author and source: [LICENSE-DATA.md](LICENSE-DATA.md).
+{f['data']['summary']}, after the scan of `engines/train/audio_data.py` (mono,
+resampled to {p['sample_rate']} Hz, leading silence cut, cut or padded to the clip length, peak-normalised
+to -1 dBFS). {len(f['rows'])} files gathered: the CC0 one-shots of Debian's `sonic-pi-samples` (files whose
+stanza in its copyright file says `License: CC0`, with the prefixes {', '.join(ONE_SHOT_PREFIXES)}) and the
+CC0 Audiophob kit of `hydrogen-drumkits`. Every file, its author and source, and why a file was not
+used: [LICENSE-DATA.md](LICENSE-DATA.md).
 
 ## Training
 
-`{f['command']}` (through `studio.training`, the harness users' runs go through), under
-`flock /tmp/assetsmith-heavy.lock`.{sized}
+`{f['command']}`, under `flock /tmp/assetsmith-heavy.lock`, through `studio.training`
+(the child process every user's run is, as `assetsmith train --engine wavegan` starts it).{sized}
 {f['steps']} steps of {p['batch_size']} clips in **{f['train_s'] / 60:.1f} minutes** on this machine's CPU
-({f['threads']} threads, {f['clips_per_s']:.1f} clips/s; shared 2-core development machine), non-saturating
-loss, spectral-norm discriminator with phase shuffle. Settings: {settings}.
-Generator weights: {weights / 1e6:.1f} MB.
+({threads}, {f['clips_per_s']:.1f} clips/s; a shared 2-core development machine, where one thread trained
+about six times faster than two), non-saturating loss, spectral-norm discriminator with phase shuffle.
+Settings: {settings}. Generator weights: {weights / 1e6:.1f} MB.
 
 To train longer (the same data and settings, more steps):
 
 ```sh
-.venv/bin/python tools/starters/wavegan_drums.py data     # gathers the clips into /tmp/assetsmith-starters/wavegan-drums/data
+.venv/bin/python tools/starters/wavegan_drums.py data   # gathers the clips into /tmp/assetsmith-starters/wavegan-drums/data
 assetsmith train --engine wavegan --data /tmp/assetsmith-starters/wavegan-drums/data --project P --name drums-long \\
     {longer} --param steps=20000
 ```
@@ -316,13 +320,13 @@ or `tools/starters/wavegan_drums.py train --steps 20000` to rebuild this folder.
 
 ## Evaluation
 
-Fréchet distance between log-mel-spectrogram frame statistics (64 bands, 512-sample frames; plain
-numpy, `engines/train/audio_eval.py`) of {last['fake']} generated clips and the {last['real']} held-out real
-clips: **{last['frechet_logmel']:.1f}** at step {last_step} (lower is closer). For reading it: the
-untrained generator scores {f['refs']['untrained']:.1f}, and the {f['report']['train']} real training clips
-against the same held-out clips {f['refs']['real_train_vs_val']:.1f} (what a model that made real drums would
-reach). During training: {curve}. **Not comparable to published FAD** (which uses VGGish embeddings):
-compare runs of this app only.
+Fréchet distance between log-mel-spectrogram frame statistics (64 mel bands in dB, floored at -80 dB;
+512-sample frames; plain numpy, `engines/train/audio_eval.py`) of {last['fake']} generated clips and the
+{last['real']} held-out real clips: **{last['frechet_logmel']:.0f}** at step {last_step} (lower is closer). To read it
+against: the untrained generator scores {f['refs']['untrained']:.0f}, and the {f['report']['train']} real training clips
+against the same held-out clips {f['refs']['real_train_vs_val']:.0f} (what a model that made real drums would reach).
+During training: {curve} (a GAN's figure moves about from one evaluation to the next).
+**Not comparable to published FAD**, which uses VGGish embeddings: compare runs of this app only.
 """
 
 
