@@ -49,9 +49,14 @@ and `variation_seed` / `variation_strength` vary such a reconstruction. Its **sa
 prior** (no init_image) are soft warm-coloured blobs on transparency, abstract placeholders
 rather than recognisable icons: this short run left the posteriors far from N(0, I) (posterior
 means off by up to 1, variance about 0.01, measured on the training set). Train it longer, or
-with a stronger KL term (`--param kl_weight=4`), or train your own in the Train workspace.
+with a stronger KL term (`kl_weight` 4 in this script's PARAMS, `--param kl_weight=4` to
+`assetsmith train`), or train your own in the Train workspace.
 
 ![samples](../../../../docs/starters/vae-{NAME}.png)
+
+Held-out emoji (top) and their reconstructions (bottom):
+
+![reconstructions](../../../../docs/starters/vae-{NAME}-reconstructions.png)
 
 ## Data
 
