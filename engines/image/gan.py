@@ -195,7 +195,7 @@ class GanEngine:
     modality = "image"
     takes_prompt = False
     inputs = ()
-    default_model = None
+    default_model = "starter:gan/emoji64"  # shipped in resources/models/ (tools/starters/)
     params = (
         TRUNCATION,
         *VARIATION,

@@ -31,8 +31,9 @@ EMOJI_SIZE = 109  # the one size a CBDT bitmap font renders at (136x128 px glyph
 EMOJI_BLOCKS = ((0x2600, 0x27BF), (0x1F300, 0x1F5FF), (0x1F600, 0x1F64F), (0x1F680, 0x1F6FF),
                 (0x1F900, 0x1F9FF), (0x1FA70, 0x1FAFF))
 DEFAULT_WORK = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "assetsmith-starters"
-# One CPU thread for training and the sample grids. On a busy shared machine two threads were
-# 4-10x slower than one (each op waits for the other thread to be scheduled), measured here.
+# One CPU thread for training and the sample grids: on this busy shared 2-core machine two
+# threads made trainer steps 4-10x slower than one (OpenMP waits for a thread that another
+# process holds; bench/README.md saw the same for the audio engines).
 THREADS = 1
 HEAVY_LOCK = "/tmp/assetsmith-heavy.lock"  # the shared development machine's lock for long runs
 
@@ -154,7 +155,7 @@ def steps_for(engine: str, data: Path, params: dict, work: Path, name: str, minu
     probe = train(engine, data, {**params, "steps": 10**6, "sample_every": 0}, work, name + "-measure", seconds)
     rate = probe["steps"] / probe["from_first_step_s"]  # steps/s, checkpoints and all
     setup = probe["wall_s"] - probe["from_first_step_s"]
-    steps = int((minutes * 60 - setup - 30) * rate * 0.85) // 50 * 50  # 15 % and 30 s to spare
+    steps = int((minutes * 60 - setup - 30) * rate * 0.7) // 50 * 50  # 30 % and 30 s to spare: loads vary
     print(f"{rate:.3f} steps/s ({rate * params['batch_size']:.0f} img/s) -> {steps} steps in {minutes} min",
           file=sys.stderr)
     if steps < 50:
@@ -216,10 +217,11 @@ def card_sections(run: dict, floor: dict, script: str, weights: str, extra_rows:
     size = (Path(run["run"]) / "model" / weights).stat().st_size / 1e6
     return f"""## Training time (measured here)
 
-{run['wall_s'] / 60:.1f} minutes wall for {steps} steps on a shared 2-core CPU, {run['threads']} threads
+{run['wall_s'] / 60:.1f} minutes wall for {steps} steps on a shared 2-core CPU, {_threads(run)}
 ({run['images_per_s']} training images/s, median of the steps), including the start-up, the data
-preparation, the sample grids and the final evaluation. The step count was sized to fit 10
-minutes here (`{script} all --minutes 9` times a short run first); the same model again:
+preparation, the sample grids and the final evaluation. The step count was sized to fit the
+10 minutes a run was allowed on this machine (`--minutes M` times a short run first and picks
+one); the same run again (same settings, seed, thread count):
 
     python {script} all --steps {steps}
 
@@ -243,6 +245,11 @@ this app only):
 `model.json` (the config and what the run recorded: parameters, data summary, metrics) and
 `{weights}` ({size:.1f} MB, float32, exactly as the harness exported them).
 """
+
+
+def _threads(run: dict) -> str:
+    n = run["threads"]
+    return "one thread (faster than two on this busy machine)" if n == 1 else f"{n} threads"
 
 
 EMOJI_LICENCE = """# Training data of this model
@@ -304,12 +311,45 @@ def sample_grid(engine_name: str, ref: str, out: Path, seeds: range, columns: in
     return out
 
 
+def reconstruction_strip(ref: str, run: dict, out: Path, count: int = 8, scale: int = 2) -> Path:
+    """Held-out validation emoji (top row) and the VAE's reconstructions of them through
+    `init_image` (bottom row), as the engine makes them."""
+    from PIL import Image
+
+    from engines import devices, registry
+    from engines.api import NullEvents, Request
+    from studio import models
+
+    devices.set_threads(THREADS)
+    engine_cls = registry.get("vae")
+    model = models.resolve(ref, engine_cls)
+    engine = engine_cls()
+    engine.load(str(model.path), "cpu")
+    report = json.loads((Path(run["run"]) / "data" / "report.json").read_text())
+    files = report["val_files"][::max(1, len(report["val_files"]) // count)][:count]
+    folder = Path(report["folder"])
+    side, gap = 64, 4
+    sheet = Image.new("RGBA", (count * (side + gap) + gap, 2 * (side + gap) + gap), (255, 255, 255, 255))
+    for i, name in enumerate(files):
+        (output,) = engine.generate(Request(engine="vae", model=model.ref, seed=0,
+                                            params={"init_image": str(folder / name)}), NullEvents())
+        x = gap + i * (side + gap)
+        for row, tile in enumerate((Image.open(folder / name).convert("RGBA"), Image.fromarray(output.data))):
+            y = gap + row * (side + gap)
+            sheet.paste(_checkerboard(side), (x, y))
+            sheet.alpha_composite(tile.convert("RGBA"), (x, y))
+    sheet = sheet.convert("RGB").resize((sheet.width * scale, sheet.height * scale), Image.Resampling.NEAREST)
+    sheet.save(out, optimize=True)
+    print(f"{out.relative_to(REPO)}: {len(files)} validation images and their reconstructions", file=sys.stderr)
+    return out
+
+
 def _checkerboard(side: int, cell: int = 8):
     import numpy as np
     from PIL import Image
 
     yy, xx = np.mgrid[:side, :side] // cell
-    shade = np.where((yy + xx) % 2 == 0, 236, 212).astype(np.uint8)
+    shade = np.where((yy + xx) % 2 == 0, 250, 226).astype(np.uint8)
     return Image.fromarray(np.stack([shade] * 3 + [np.full_like(shade, 255)], axis=-1), "RGBA")
 
 
@@ -339,6 +379,9 @@ def main(argv: list[str] | None, engine: str, name: str, script: str, params: di
         floor = real_floor(data, params["channels"], params["seed"])
         ship(run, engine, name, card(run, floor), licence_text(script, data))
     if args.command in ("media", "all"):
-        sample_grid(engine, f"starter:{engine}/{name}", REPO / "docs" / "starters" / f"{engine}-{name}.png",
-                    range(0, 32))
+        media = REPO / "docs" / "starters"
+        sample_grid(engine, f"starter:{engine}/{name}", media / f"{engine}-{name}.png", range(0, 32))
+        if engine == "vae":
+            reconstruction_strip(f"starter:{engine}/{name}", latest_run(args.work, engine, name),
+                                 media / f"{engine}-{name}-reconstructions.png")
     return 0
