@@ -130,11 +130,14 @@ class CausalLMTrainer:
     def _loss_sum(self, rows: torch.Tensor) -> tuple[torch.Tensor, int]:
         """The summed next-token loss over the masked tokens of some rows, and their count."""
         ids, mask = rows[:, 0].long().to(self.device), rows[:, 1].bool().to(self.device)
-        labels = ids.masked_fill(~mask, -100)[:, 1:]
+        # Position t predicts token t + 1: the labels move left (as transformers' loss does it),
+        # not the logits, which would copy the largest tensor of the step.
+        labels = torch.full_like(ids, -100)
+        labels[:, :-1] = ids[:, 1:].masked_fill(~mask[:, 1:], -100)
         with self.autocast:
-            logits = self.model(input_ids=ids).logits[:, :-1]
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                               ignore_index=-100, reduction="sum")
+            logits = self.model(input_ids=ids).logits
+        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100,
+                               reduction="sum")
         return loss, int((labels != -100).sum())
 
     def _lr(self) -> float:
