@@ -220,9 +220,10 @@ class TrainWorkspace(QWidget):
                                                              else set())
         skipped = self.setup.apply_run(run["engine"], run.get("params") or {}, run["data"],
                                        _next_name(run["name"], taken))
-        note = f" (not used: {', '.join(skipped)})" if skipped else ""
-        self._say(f"Settings of {run['name']} restored{note}")
+        self.scan()  # the report of the run's own folder
         self.start()
+        if skipped and self.busy():
+            self._say(f"Repeating {run['name']}; not used: {', '.join(skipped)}", error=True)
 
     def resume(self, run_id: str | None = None) -> None:
         run_id = run_id or self.chosen_run()
