@@ -232,7 +232,8 @@ def is_running(folder: Path) -> bool:
         return False
 
 
-def _events(folder: Path) -> list[dict]:
+def read_events(folder: Path) -> list[dict]:
+    """The run's events so far, from its events.jsonl (a line cut short by a kill is skipped)."""
     events = []
     try:
         lines = (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()
@@ -247,7 +248,7 @@ def _events(folder: Path) -> list[dict]:
 
 
 def _last_state(folder: Path, events: list[dict] | None = None) -> str:
-    for event in reversed(events if events is not None else _events(folder)):
+    for event in reversed(events if events is not None else read_events(folder)):
         if event.get("event") in ("finished", "stopped", "failed"):
             return event["event"]
         if event.get("event") == "started":
@@ -255,10 +256,23 @@ def _last_state(folder: Path, events: list[dict] | None = None) -> str:
     return "running" if events or (folder / "events.jsonl").exists() else "created"
 
 
+def resume_following(project_root: Path, run_id: str) -> tuple["TrainingProcess", list[dict], str]:
+    """Resume a run for a window that draws it: the process, the events it had written before
+    (read before the child starts, so no event is both in them and on the pipe; `started` left
+    out: the child says it again) and its trainer."""
+    folder = run_dir(project_root, run_id)
+    try:
+        engine = json.loads((folder / "config.json").read_text())["engine"]
+    except (OSError, ValueError, KeyError, TypeError):
+        engine = ""  # the trainer itself says what is wrong with the run
+    history = [e for e in read_events(folder) if e.get("event") != "started"]
+    return TrainingProcess.resume(project_root, run_id), history, engine
+
+
 def describe_run(folder: Path) -> dict:
     """A run as the Train workspace and `assetsmith train --list` show it."""
     config = json.loads((folder / "config.json").read_text())
-    events = _events(folder)
+    events = read_events(folder)
     state = _last_state(folder, events)
     running = is_running(folder)
     if running:

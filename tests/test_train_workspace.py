@@ -132,6 +132,8 @@ def test_lora_run_from_report_to_the_image_tab_and_repeated(qtbot, window, capti
     train.setup.set_engine("gan")  # elsewhere: Repeat brings the run's trainer and settings back
     train.folder.clear()
     assert train.run_list.choose(first["run_id"]) and train.run_list.repeat_button.isEnabled()
+    shown = train.run_list.settings.text()  # the chosen run's settings, under the list
+    assert f"on {tiny_sd}" in shown and "rank 4" in shown and "steps 3" in shown and str(captioned) in shown
     train.run_list.repeat_button.click()
     assert train.busy() and train.engine_name() == "lora-diffusion" and train.name.text() == "potions-2"
     qtbot.waitUntil(lambda: not train.busy(), timeout=RUN_S)

@@ -4,7 +4,9 @@ The list is read on a worker thread (studio.training.list_runs looks at every ru
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QHeaderView, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout, QHeaderView, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+)
 
 RESUMABLE = ("stopped", "interrupted", "failed")
 RunRole = Qt.UserRole
@@ -23,6 +25,14 @@ def settings_text(run: dict) -> str:
     if run.get("error"):
         lines.append(f"error: {run['error']}")
     return "\n".join(lines)
+
+
+def summary_text(run: dict) -> str:
+    """The chosen run's settings on a line or two, under the list."""
+    params = run.get("params") or {}
+    shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(params.items()) if k != "base")
+    base = f"on {params['base']} · " if params.get("base") else ""
+    return f"{base}{shown or 'default settings'} · data {run.get('data', '')}"
 
 
 class RunList(QWidget):
@@ -47,6 +57,10 @@ class RunList(QWidget):
         self.resume_button.clicked.connect(lambda: self._emit(self.resume_requested, "run_id"))
         self.repeat_button.clicked.connect(lambda: self._emit(self.repeat_requested))
         self.use_button.clicked.connect(lambda: self._emit(self.use_requested))
+        self.settings = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+        font = self.settings.font()
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        self.settings.setFont(font)
         self.tree.currentItemChanged.connect(lambda *_: self.update_buttons())
         buttons = QGridLayout()  # two rows: the column stays narrow
         buttons.addWidget(self.resume_button, 0, 0)
@@ -55,6 +69,7 @@ class RunList(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree, 1)
+        layout.addWidget(self.settings)
         layout.addLayout(buttons)
         self.busy = False
         self.update_buttons()
@@ -108,6 +123,7 @@ class RunList(QWidget):
 
     def update_buttons(self) -> None:
         run = self.chosen() or {}
+        self.settings.setText(summary_text(run) if run else "")
         self.resume_button.setEnabled(not self.busy and run.get("state") in RESUMABLE)
         self.repeat_button.setEnabled(not self.busy and bool(run))
         self.use_button.setEnabled(bool(run.get("model")))

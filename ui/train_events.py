@@ -62,3 +62,25 @@ class Eta:
             return "ETA …"
         rate = (step - self.start[1]) / max(time.monotonic() - self.start[0], 1e-6)
         return f"ETA {human_duration((total - step) / rate)}"
+
+
+def ended_text(outcome: dict | None, code: int, stderr_line: str, step: int, total: int,
+               run_folder: Path | None, model_ref: str | None) -> tuple[str, str, bool]:
+    """How a run that ended is told: (the progress bar's text, the message, whether it is an error)."""
+    kind = (outcome or {}).get("event")
+    if kind == "finished":
+        if model_ref is None:
+            return (f"finished · step {step} / {total}",
+                    "Training finished, but its model could not be added to the project", True)
+        return (f"finished · step {step} / {total}", f"Training finished: the model {model_ref} is in the "
+                "project. “Use this model now” opens it where it generates.", False)
+    if kind == "stopped":
+        return (f"stopped at step {step}", f"Stopped at step {step}; a checkpoint is saved. Choose the run "
+                "under “Runs” and Continue to resume it.", False)
+    if kind == "failed":
+        what = "Cannot train" if outcome.get("kind") == "bad-input" else "The trainer crashed"
+        where = f" (details: {run_folder / 'stderr.log'})" if run_folder is not None and stderr_line else ""
+        return "failed", f"{what}: {outcome.get('error')}{where}", True
+    # killed, or died before it could say why
+    return "failed", (f"The trainer exited (status {code}) without finishing: {stderr_line or 'no message'}. "
+                      "Continue resumes from its last checkpoint."), True

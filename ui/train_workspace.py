@@ -13,7 +13,6 @@ it (studio/trained_models.py). Scans, starts, stops and run lists run on worker 
 """
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Callable
@@ -24,13 +23,14 @@ from PySide6.QtWidgets import (
 )
 
 from engines.api import ParamError
-from studio import trained_models, training
+from studio import training
 from studio.project import Project
 from ui.data_report import DataReport, report_summary, scan_folder
 from ui.loss_plot import LossPlot
+from ui.model_handoff import hand_over
 from ui.run_list import RunList
 from ui.sample_view import SampleView
-from ui.train_events import Eta, EventReader
+from ui.train_events import Eta, EventReader, ended_text
 from ui.train_setup import TrainSetup
 from ui.worker import Worker
 from ui.workspace import heading
@@ -220,15 +220,16 @@ class TrainWorkspace(QWidget):
                                                              else set())
         skipped = self.setup.apply_run(run["engine"], run.get("params") or {}, run["data"],
                                        _next_name(run["name"], taken))
-        note = f" (not used: {', '.join(skipped)})" if skipped else ""
-        self._say(f"Settings of {run['name']} restored{note}")
+        self.scan()  # the report of the run's own folder
         self.start()
+        if skipped and self.busy():
+            self._say(f"Repeating {run['name']}; not used: {', '.join(skipped)}", error=True)
 
     def resume(self, run_id: str | None = None) -> None:
         run_id = run_id or self.chosen_run()
         if self.busy() or not run_id:
             return
-        self._launch(_resume, self.project.root, run_id)
+        self._launch(training.resume_following, self.project.root, run_id)
 
     def _launch(self, func, *args) -> None:
         self._launching = True
@@ -315,62 +316,20 @@ class TrainWorkspace(QWidget):
         if self._closed:
             return
         self._redraw()
-        kind = (self.outcome or {}).get("event")
-        if kind == "finished":
-            self.progress.setFormat(f"finished · step {self._step} / {self._total}")
-            if self.model_ref is None:
-                self._say("Training finished, but its model could not be added to the project", error=True)
-            else:
-                self.use_button.show()
-                self._say(f"Training finished: the model {self.model_ref} is in the project. "
-                          "“Use this model now” opens it where it generates.", ms=30000)
-        elif kind == "stopped":
-            self.progress.setFormat(f"stopped at step {self._step}")
-            self._say(f"Stopped at step {self._step}; a checkpoint is saved. Choose the run under "
-                      "“Runs” and Continue to resume it.")
-        elif kind == "failed":
-            self.progress.setFormat("failed")
-            what = "Cannot train" if self.outcome.get("kind") == "bad-input" else "The trainer crashed"
-            where = f" (details: {run.folder / 'stderr.log'})" if run is not None and stderr_line else ""
-            self._say(f"{what}: {self.outcome.get('error')}{where}", error=True)
-        else:  # killed, or died before it could say why
-            self.progress.setFormat("failed")
-            self._say(f"The trainer exited (status {code}) without finishing: {stderr_line or 'no message'}. "
-                      "Continue resumes from its last checkpoint.", error=True)
+        text, message, error = ended_text(self.outcome, code, stderr_line, self._step, self._total,
+                                          run.folder if run is not None else None, self.model_ref)
+        self.progress.setFormat(text)
+        self.use_button.setVisible((self.outcome or {}).get("event") == "finished" and self.model_ref is not None)
+        self._say(message, error=error, ms=30000)
         self._update_buttons()
         self.refresh_runs()
 
     # -- the finished model ---------------------------------------------------------------
     def use_model(self, run: dict) -> bool:
-        """Hand a finished run's model to the workspace that generates with it: its model
-        field, and for an adapter (a LoRA) the base model and the adapter in its `loras`."""
-        try:
-            use = trained_models.how_to_use(self.project.root, run["engine"], run["model"])
-        except (training.TrainingError, ParamError) as exc:
-            self._say(str(exc), error=True)
-            return False
-        workspace = self.open_workspace(use["engine"])
-        if workspace is None:
-            self._say(f"The model {run['model']} is in the project; no tab generates with {use['engine']} yet: "
-                      f"`assetsmith generate --engine {use['engine']} --model {run['model']}`", ms=30000)
-            return False
-        workspace.set_engine(use["engine"])
-        if use.get("model"):
-            workspace.model.setText(str(use["model"]))
-        adapter = use.get("adapter")
-        if adapter:
-            names = {p.name: p for p in workspace.engine.params}
-            loras = next((n for n, p in names.items() if p.type == "loras"), None)
-            if loras is not None:  # a list of [file, weight]: added to those already chosen
-                workspace.params.editor(loras).add(adapter, 1.0)
-            elif "adapter" in names:  # one adapter file or folder
-                workspace.params.set_value("adapter", adapter)
-            else:
-                self._say(f"The {use['engine']} engine takes no adapter; the adapter is {adapter}", error=True)
-                return False
-        what = f"{run['model']} (a LoRA on {use['model']})" if adapter else run["model"]
-        self._say(f"{what} is set in the {use['engine']} workspace", ms=15000)
-        return True
+        """Hand a finished run's model to the workspace that generates with it."""
+        done, message = hand_over(self.project.root, run, self.open_workspace)
+        self._say(message, error=not done, ms=15000)
+        return done
 
     # -- state and messages ---------------------------------------------------------------
     def _update_buttons(self) -> None:
@@ -435,21 +394,3 @@ def _next_name(name: str, taken: set[str]) -> str:
 
 def _start(root: Path, engine: str, folder: str, params: dict, name: str | None):
     return training.TrainingProcess.start(root, engine, folder, params, name), [], engine
-
-
-def _resume(root: Path, run_id: str):
-    # The history is read before the child starts, so no event is both in it and on the pipe.
-    history, folder = [], training.run_dir(root, run_id)
-    try:
-        engine = json.loads((folder / "config.json").read_text())["engine"]
-    except (OSError, ValueError, KeyError, TypeError):
-        engine = ""  # the trainer itself says what is wrong with the run
-    log = folder / "events.jsonl"
-    if log.is_file():
-        for line in log.read_text(encoding="utf-8").splitlines():
-            try:
-                history.append(json.loads(line))
-            except ValueError:
-                pass  # a line cut short by a kill
-    history = [e for e in history if e.get("event") != "started"]
-    return training.TrainingProcess.resume(root, run_id), history, engine

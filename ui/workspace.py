@@ -98,15 +98,18 @@ class Workspace(QWidget):
         super().__init__(parent)
         self.loader = loader or ThumbLoader(project.root, parent=self)
         names = (engine_name,) if isinstance(engine_name, str) else tuple(engine_name)
-        self.engines = [registry.get(name) for name in names]
         self.engine_names = names
-        self.engine = self.engines[0]
+        # The other engines of the tab are loaded (and their forms built) when first chosen:
+        # each is a module import and a form, off the window's start.
+        self._engines = {names[0]: registry.get(names[0])}
+        self.engine = self._engines[names[0]]
         self._model_texts: dict[str, str] = {}  # what was typed per engine, kept across switches
         self.modality = self.engine.modality
         self.project, self.runner, self.bridge = project, runner, bridge
         self.settings = QSettings()
         self._jobs: list[int] = []
         self._build()
+        self._show_prompt()
         self._connect()
         self.refresh_history()
 
@@ -122,7 +125,7 @@ class Workspace(QWidget):
         self.engine_choice = QComboBox(toolTip="Which engine makes the next generation")
         for name in self.engine_names:
             self.engine_choice.addItem(ENGINE_TITLES.get(name, name), name)
-        if len(self.engines) > 1:
+        if len(self.engine_names) > 1:
             form.addRow(form_label("Engine", labels), self.engine_choice)
         column.addStretch(1)  # spare height goes below the form, not between its rows
         self.model = QLineEdit(self.settings.value(f"{self.engine.name}/model", "", str), placeholderText=model_hint)
@@ -145,10 +148,9 @@ class Workspace(QWidget):
         self.negative = QPlainTextEdit(placeholderText="What to avoid (negative prompt)")
         self.negative.setFixedHeight(50)
         # Shown for the engines that take a prompt (hidden for a GAN or VAE: _show_prompt).
-        if any(engine.takes_prompt for engine in self.engines):
-            form.addRow(form_label("Prompt", labels), self.prompt)
-            if self.modality == "image":
-                form.addRow(form_label("Negative", labels), self.negative)
+        form.addRow(form_label("Prompt", labels), self.prompt)
+        if self.modality == "image":
+            form.addRow(form_label("Negative", labels), self.negative)
         self._form = form
         # Seeds go up to 2**32 - 1, past what a QSpinBox holds: digits only, range-checked by Request.
         self.seed = QLineEdit("0", placeholderText="seed")
@@ -171,18 +173,17 @@ class Workspace(QWidget):
         self.count = QSpinBox(minimum=1, maximum=100, value=1)
         form.addRow(form_label("Count", labels), self.count)
         # One form per engine, stacked: switching engines keeps what was set in each.
-        self.forms = [ParamForm(engine.params) for engine in self.engines]
-        self.params = self.forms[0]
+        self.params = ParamForm(self.engine.params)
+        self.forms = {self.engine.name: self.params}
         self.form_stack = QStackedWidget()
-        for params in self.forms:
-            self.form_stack.addWidget(params)
+        self.form_stack.addWidget(self.params)
         form.addRow(heading("Parameters"))
         form.addRow(self.form_stack)
         # The form's labels and the parameters' labels in one column.
-        all_labels = labels + [label for params in self.forms for label in params.labels]
-        width = max(label.sizeHint().width() for label in all_labels)
+        all_labels = labels + self.params.labels
+        self._label_width = max(label.sizeHint().width() for label in all_labels)
         for label in all_labels:
-            label.setMinimumWidth(width)
+            label.setMinimumWidth(self._label_width)
         self.generate_button = QPushButton("Generate", toolTip="Ctrl+Enter", default=True)
         self.generate_button.setMinimumHeight(34)
         self.cancel_button = QPushButton("Cancel", toolTip="Esc", enabled=False)
@@ -208,7 +209,9 @@ class Workspace(QWidget):
         left_layout.addLayout(actions)
         # The settings scroll only vertically, so the column must never be narrower than
         # they are (or the splitter clips them on the right).
-        left.setMinimumWidth(controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self._fit_column = lambda: left.setMinimumWidth(
+            controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self._fit_column()
 
         self.view = ImageView()
         self.text = QPlainTextEdit(readOnly=True, placeholderText="The text appears here as it is written")
@@ -303,14 +306,29 @@ class Workspace(QWidget):
             return
         i = self.engine_names.index(name)
         self._model_texts[self.engine.name] = self.model.text()
-        self.engine, self.params = self.engines[i], self.forms[i]
-        self.form_stack.setCurrentIndex(i)
+        self.engine, self.params = self._engine(name), self._params_form(name)
+        self.form_stack.setCurrentWidget(self.params)
         if self.engine_choice.currentIndex() != i:
             self.engine_choice.setCurrentIndex(i)
         self.model.setText(self._model_texts.get(name, self.settings.value(f"{name}/model", "", str)))
         self.model.setPlaceholderText(self._placeholders()[0])
         self.prompt.setPlaceholderText(self._placeholders()[1])
         self._show_prompt()
+
+    def _engine(self, name: str):
+        if name not in self._engines:
+            self._engines[name] = registry.get(name)
+        return self._engines[name]
+
+    def _params_form(self, name: str) -> ParamForm:
+        """The parameters form of one of the tab's engines, built the first time it is chosen."""
+        if name not in self.forms:
+            params = self.forms[name] = ParamForm(self._engine(name).params)
+            for label in params.labels:
+                label.setMinimumWidth(self._label_width)
+            self.form_stack.addWidget(params)
+            self._fit_column()
+        return self.forms[name]
 
     def _show_prompt(self) -> None:
         for editor in (self.prompt, self.negative):
