@@ -113,6 +113,9 @@ def test_presets_refuse_pickles_and_other_files(tiny_bark, tmp_path):
     listing["pickled"] = {**good, "semantic_prompt": "speaker_embeddings/obj.npy"}
     listing["torch"] = {**good, "fine_prompt": "speaker_embeddings/fine.pt"}
     listing["escape"] = {**good, "coarse_prompt": "../outside.npy"}
+    listing["partial"] = {**good, "coarse_prompt": "speaker_embeddings/not-downloaded.npy"}
+    (folder / "speaker_embeddings/fine.pt").write_bytes(b"a torch pickle")
+    np.save(tmp_path / "outside.npy", np.zeros((2, 3), int))
     (folder / bark.EMBEDDINGS_JSON).write_text(json.dumps(listing))
     np.savez(folder / "speaker_embeddings/wide.npz", semantic_prompt=np.array([70]),
              coarse_prompt=np.zeros((2, 3), int), fine_prompt=np.zeros((8, 3), int))

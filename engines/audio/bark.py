@@ -33,7 +33,9 @@ STAGES = 3  # progress steps per sentence: semantic, coarse, then fine + the cod
 
 def presets(folder: Path) -> dict[str, object]:
     """Voice name -> where its arrays are: a {key: relative .npy path} dict from the JSON
-    listing, or the relative path of a single .npz. Nothing is read but the listing."""
+    listing, or the relative path of a single .npz. Nothing is read but the listing; a listed
+    voice whose files are not all there (a partial download) is left out, as transformers'
+    processor leaves it out."""
     found: dict[str, object] = {}
     listing = folder / EMBEDDINGS_JSON
     if listing.is_file():
@@ -44,7 +46,8 @@ def presets(folder: Path) -> dict[str, object]:
         if not isinstance(entries, dict):
             raise EngineError(f"{listing} is not a mapping of voice names to their files")
         for name, files in entries.items():
-            if name != "repo_or_path" and isinstance(files, dict):
+            if name != "repo_or_path" and isinstance(files, dict) and all(
+                    isinstance(f, str) and (folder / f).is_file() for f in files.values()):
                 found[name] = files
     for npz in sorted((folder / PRESETS_FOLDER).rglob("*.npz")):
         found.setdefault(npz.relative_to(folder / PRESETS_FOLDER).with_suffix("").as_posix(),
