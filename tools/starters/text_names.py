@@ -35,7 +35,7 @@ VOCAB = 4096
 MODEL = dict(n_layer=4, n_head=4, n_embd=128, n_positions=512)
 BLOCK = 256
 # The run: every value goes to the trainer as --param (engines/train/schema.py).
-TRAIN = dict(steps=1600, batch_size=16, lr=2e-3, lr_schedule="cosine", warmup_steps=100, block_size=BLOCK,
+TRAIN = dict(steps=400, batch_size=8, lr=2e-3, lr_schedule="cosine", warmup_steps=100, block_size=BLOCK,
              val_fraction=0.02, eval_samples=128, eval_every=400, sample_every=400, checkpoint_every=400,
              sample_tokens=80, threads=2, seed=0)
 SAMPLE_PROMPTS = ["Names of potions in a fantasy game:\n1.", "Bestiary, swamp creatures:\n1.",
@@ -187,6 +187,7 @@ def _summary(run_dir: Path, wall: float, steps: list[dict]) -> dict:
     return {"run": run_dir.name, "wall_s": round(wall, 1), "steps": p["steps"],
             "tokens_per_s": round(tokens_per_step * len(timed) / span, 1) if span else None,
             "tokens_seen": tokens_per_step * p["steps"], "corpus_tokens": report.get("tokens"),
+            "documents": report["train"] + report["val"],
             "epochs": round(tokens_per_step * p["steps"] / max(1, report["tokens"]["train"]), 2),
             "evals": [{"step": e["step"], **{k: round(v, 4) for k, v in e["metrics"].items()}} for e in evals],
             "threads": p["threads"], "params": {k: v for k, v in p.items() if k not in ("sample_prompts",)}}
@@ -336,9 +337,11 @@ gives text-shaped noise: choose a real model (File → Models…) for that.
 
 ## Data
 
-About {s['corpus_tokens']['train'] + s['corpus_tokens']['val']:,} tokens in {sum(1 for _ in [0])} folder of JSON lines: made-up names
-from our own syllable and template rules (`tools/starters/namegen.py`), WordNet 3.0 noun glosses,
-the Devil's Dictionary; sources and licences in `LICENSE-DATA.md`.
+{s['documents']:,} documents, {s['corpus_tokens']['train'] + s['corpus_tokens']['val']:,} tokens, written by `text_names.py corpus` as JSON lines:
+lists of made-up names and item lore from our own syllable and template rules
+(`tools/starters/namegen.py`), WordNet 3.0 noun glosses as descriptions and lists of real
+things, animals and plants, the Devil's Dictionary, and small template sets of NPC lines and ad
+slogans. Sources and licences: `LICENSE-DATA.md`.
 
 ## Training
 
@@ -350,6 +353,8 @@ no dropout, seed {p['seed']}, {p['threads']} CPU threads.
 - Training time here (2-core CPU, {p['threads']} threads): **{s['wall_s'] / 60:.1f} minutes** wall for the whole run
   ({s['tokens_per_s']:,.0f} tokens/s while stepping).
 - Held out: {p['val_fraction']:.0%} of the documents ({s['corpus_tokens']['val']:,} tokens), never trained on.
+
+As the run went (the trainer's evaluation: the first {p['eval_samples']} held-out blocks):
 
 | step | validation loss | perplexity |
 |---:|---:|---:|
@@ -412,6 +417,25 @@ def cmd_media(args) -> None:
     SAMPLES_MD.parent.mkdir(parents=True, exist_ok=True)
     SAMPLES_MD.write_text("\n".join(parts))
     print(SAMPLES_MD.read_text())
+    readme_block(engine, by_name)
+
+
+def readme_block(engine, by_name: dict) -> None:
+    """The README's short sample (between its text-samples markers): three list presets, seed 3."""
+    from engines.api import NullEvents
+
+    lines = []
+    for preset_name, fields, _ in MEDIA[:3]:
+        request = by_name[preset_name].request(chat=False, seed=3, **fields)
+        items = [o.data for o in engine.generate(request, NullEvents())]
+        lines.append(f"{request.prompt.splitlines()[0]}  " + " · ".join(items[:8]))
+    readme = REPO / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- text-samples: made by tools/starters/text_names.py media -->", "<!-- /text-samples -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md has no {start} ... {end} block to fill")
+    block = start + "\n```text\n" + "\n".join(lines) + "\n```\n" + end
+    readme.write_text(text[:text.index(start)] + block + text[text.index(end) + len(end):])
 
 
 def main(argv=None) -> None:
