@@ -66,7 +66,7 @@ def cmd_train(args) -> int:
                 if args.base:
                     from engines import registry
 
-                    engine = "diffusion" if schema.spec(args.engine).data == "images" else "causal-lm"
+                    engine = schema.spec(args.engine).base_engine or args.engine  # the engine the base is a model of
                     params["base"] = str(models.resolve(args.base, registry.get(engine), root).path)
                 run = training.TrainingProcess.start(root, args.engine, args.data, params, args.name)
         except training.TrainingError as exc:
