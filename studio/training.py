@@ -170,7 +170,7 @@ def _processes(folder: Path, resume: bool) -> int:
     """How many processes train the run: a resume keeps the count it started with; else the
     `processes` param, or one per GPU when the run may use CUDA and there are several."""
     if resume:
-        started = [e for e in _events(folder) if e.get("event") == "started"]
+        started = [e for e in read_events(folder) if e.get("event") == "started"]
         return int(started[-1].get("processes", 1)) if started else 1
     params = json.loads((folder / "config.json").read_text())["params"]
     if params.get("processes"):
