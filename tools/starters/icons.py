@@ -210,8 +210,9 @@ def ship(run: dict, engine: str, name: str, card: str, licence: str) -> Path:
     return target
 
 
-def card_sections(run: dict, floor: dict, script: str, weights: str, extra_rows: str = "") -> str:
-    """The parts of a CARD.md both image starters have: training time, evaluation, files."""
+def card_sections(run: dict, floor: dict, script: str, weights: str, sizing: str, extra_rows: str = "") -> str:
+    """The parts of a CARD.md both image starters have: training time, evaluation, files.
+    `sizing` says how the shipped run's step count was chosen (one or more sentences)."""
     m, steps = run["metrics"], run["steps"]
     hour = int(steps * 3600 / run["wall_s"]) // 100 * 100
     size = (Path(run["run"]) / "model" / weights).stat().st_size / 1e6
@@ -219,9 +220,8 @@ def card_sections(run: dict, floor: dict, script: str, weights: str, extra_rows:
 
 {run['wall_s'] / 60:.1f} minutes wall for {steps} steps on a shared 2-core CPU, {_threads(run)}
 ({run['images_per_s']} training images/s, median of the steps), including the start-up, the data
-preparation, the sample grids and the final evaluation. The step count was sized to fit the
-10 minutes a run was allowed on this machine (`--minutes M` times a short run first and picks
-one); the same run again (same settings, seed, thread count):
+preparation, the sample grids and the final evaluation. {sizing} The same run again (same
+settings, seed, thread count):
 
     python {script} all --steps {steps}
 
