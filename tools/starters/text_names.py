@@ -35,7 +35,7 @@ VOCAB = 4096
 MODEL = dict(n_layer=4, n_head=4, n_embd=128, n_positions=512)
 BLOCK = 256
 # The run: every value goes to the trainer as --param (engines/train/schema.py).
-TRAIN = dict(steps=400, batch_size=8, lr=2e-3, lr_schedule="cosine", warmup_steps=100, block_size=BLOCK,
+TRAIN = dict(steps=300, batch_size=8, lr=2e-3, lr_schedule="cosine", warmup_steps=100, block_size=BLOCK,
              val_fraction=0.02, eval_samples=128, eval_every=400, sample_every=400, checkpoint_every=400,
              sample_tokens=80, threads=2, seed=0)
 SAMPLE_PROMPTS = ["Names of potions in a fantasy game:\n1.", "Bestiary, swamp creatures:\n1.",
@@ -322,7 +322,7 @@ from scratch by `tools/starters/text_names.py` on the corpus below.
 It **continues text**; it does not follow instructions (it has no chat template, so the
 presets give it their completion prompt). It writes, in the shape of its corpus:
 
-| Preset (completion prompt) | What you get |
+| Preset (completion prompt) | What it was trained to write |
 |---|---|
 | Item names (`Names of potions in a fantasy game:\\n1.`) | a numbered list of made-up item names; any kind: swords, rings, staffs, tomes, blasters, starships, candies ... and `fantasy`, `sci-fi` or `cute` |
 | Creature names (`Bestiary, swamp creatures:\\n1.`) | creature names (swamp, forest, cave, sea, desert, mountain, undead, dragons, spirits, alien creatures, robots, cute pets, slimes; real birds, fish, snakes, insects) |
@@ -331,9 +331,12 @@ presets give it their completion prompt). It writes, in the shape of its corpus:
 | Item description (`Item: a potion that lets you breathe underwater.\\nDescription:`) | one or two sentences of flavour text |
 | NPC dialogue line, Ad slogans | short lines recombined from a small set of our own templates: usable, repetitive |
 
-Names are new combinations of the corpus's syllables and words; descriptions are fluent but
-often generic or slightly off. Anything outside these shapes (questions, stories, code)
-gives text-shaped noise: choose a real model (File → Models…) for that.
+Names are new combinations of the corpus's syllables and words. This build is small and
+short-trained ({s['epochs']} epochs, see Training), and it shows: a list often mixes kinds (creatures among
+potions), its numbering wanders, some items run on into the header of another list, and
+descriptions and dialogue are mostly broken phrases. Re-roll the seed, keep the good ones, or
+train it longer (below). Anything outside these shapes (questions, stories, code) gives
+text-shaped noise: choose a real model (File → Models…) for that.
 
 ## Data
 
@@ -367,6 +370,9 @@ sources as the training ones, so this says how well it learnt the corpus's shape
 its names are.
 
 ## Train it longer
+
+This run saw {s['epochs']} epochs of its corpus (each token at most once); more steps help most. 6000 steps take about
+{6000 * p['batch_size'] * p['block_size'] / s['tokens_per_s'] / 60:.0f} minutes here at the speed above:
 
 ```sh
 python tools/starters/text_names.py corpus
