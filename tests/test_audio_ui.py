@@ -178,7 +178,7 @@ def test_voice_engine_is_chosen_in_the_same_workspace(qtbot, audio, tiny_vits, t
 def test_drum_hits_come_from_the_starter_with_no_model_given(qtbot, audio):
     w = audio
     w.engine_choice.setCurrentIndex(w.engine_choice.findData("wavegan"))
-    assert w.engine.name == "wavegan" and not w.prompt.isEnabled() and w.model.text() == ""
+    assert w.engine.name == "wavegan" and w.prompt.isHidden() and w.model.text() == ""  # no prompt to give
     w.count.setValue(2)
     generate(qtbot, w)
     (generation,) = w.project.query(modality="audio")
