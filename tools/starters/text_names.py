@@ -30,14 +30,14 @@ NAME = "game-names"
 TARGET = REPO / "resources" / "models" / "causal-lm" / NAME
 SAMPLES_MD = REPO / "docs" / "starters" / "text-samples.md"
 
-# The model: sized so a 12-minute run on 2 CPU threads sees every corpus token about twice.
+# The model: sized so a ~15-minute run on 1 CPU thread sees the corpus about once (2000 steps).
 VOCAB = 4096
 MODEL = dict(n_layer=4, n_head=4, n_embd=128, n_positions=512)
 BLOCK = 256
 # The run: every value goes to the trainer as --param (engines/train/schema.py).
-TRAIN = dict(steps=300, batch_size=8, lr=2e-3, lr_schedule="cosine", warmup_steps=100, block_size=BLOCK,
+TRAIN = dict(steps=2000, batch_size=8, lr=2e-3, lr_schedule="cosine", warmup_steps=100, block_size=BLOCK,
              val_fraction=0.02, eval_samples=128, eval_every=400, sample_every=400, checkpoint_every=400,
-             sample_tokens=80, threads=2, seed=0)
+             sample_tokens=80, threads=1, seed=0)  # 1 thread: the shipped run (the thread count changes the bits)
 SAMPLE_PROMPTS = ["Names of potions in a fantasy game:\n1.", "Bestiary, swamp creatures:\n1.",
                   "Map of the north, mountain villages:\n1.",
                   "Magic rings of the realm, each with its lore:\n1."]
@@ -351,9 +351,9 @@ slogans. Sources and licences: `LICENSE-DATA.md`.
 Through the same harness and `causal-lm` trainer users run (`assetsmith train --engine
 causal-lm`): {p['steps']} steps of {p['batch_size']} blocks of {p['block_size']} tokens ({s['tokens_seen']:,} tokens,
 {s['epochs']} epochs), AdamW, learning rate {p['lr']} with {p['warmup_steps']} warm-up steps and a cosine decay,
-no dropout, seed {p['seed']}, {p['threads']} CPU threads.
+no dropout, seed {p['seed']}, {p['threads']} CPU thread{'s' if p['threads'] > 1 else ''}.
 
-- Training time here (2-core CPU, {p['threads']} threads): **{s['wall_s'] / 60:.1f} minutes** wall for the whole run
+- Training time here (2-core CPU, {p['threads']} thread{'s' if p['threads'] > 1 else ''}): **{s['wall_s'] / 60:.1f} minutes** wall for the whole run
   ({s['tokens_per_s']:,.0f} tokens/s while stepping).
 - Held out: {p['val_fraction']:.0%} of the documents ({s['corpus_tokens']['val']:,} tokens), never trained on.
 
