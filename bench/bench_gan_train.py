@@ -50,23 +50,30 @@ class TimedEmitter(harness.Emitter):
         return super().__call__(event, **fields)
 
 
+def timed_run(workdir: Path, round_: int, engine: str, data: Path, params: dict) -> list[float]:
+    """One training run through the harness in this process; when each step ended."""
+    run_dir = workdir / f"run-{round_}"
+    run_dir.mkdir()
+    config = {"run_id": run_dir.name, "engine": engine, "data": str(data), "params": params}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    emit = TimedEmitter(run_dir, run_dir.name)
+    try:
+        harness.run(run_dir, config, emit=emit)
+    finally:
+        emit.close()
+    return emit.step_ends
+
+
 def images_per_s(ends: list[float]) -> float:
     return (len(ends) - 1) * BATCH / (ends[-1] - ends[0])
 
 
 def ours(data: Path, workdir: Path, steps: int, round_: int) -> float:
-    run_dir = workdir / f"run-{round_}"
-    run_dir.mkdir()
     params = {"steps": steps, "batch_size": BATCH, "resolution": SIZE, "g_width": WIDTH, "d_width": WIDTH,
               "latent_dim": NZ, "d_norm": "batch", "flips": False, "val_fraction": 0.0, "near_duplicate_distance": 0,
               "checkpoint_every": 10_000, "sample_every": 0, "eval_every": 0, "eval_samples": 2,
               "threads": torch.get_num_threads()}
-    config = {"run_id": run_dir.name, "engine": "gan", "data": str(data), "params": params}
-    (run_dir / "config.json").write_text(json.dumps(config))
-    emit = TimedEmitter(run_dir, run_dir.name)
-    harness.run(run_dir, config, emit=emit)
-    emit.close()
-    return images_per_s(emit.step_ends)
+    return images_per_s(timed_run(workdir, round_, "gan", data, params))
 
 
 def reference(steps: int) -> float:

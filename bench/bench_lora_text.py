@@ -5,7 +5,6 @@ timed between the first and the last step's end, interleaved rounds, medians. Go
 Usage: .venv/bin/python bench/bench_lora_text.py [--rounds 5] [--steps 20]
 """
 import argparse
-import json
 import statistics
 import sys
 import sysconfig
@@ -18,9 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 import lora_text_reference  # noqa: E402
-from bench_gan_train import TimedEmitter  # noqa: E402  (the harness's emitter, timing each step)
+from bench_gan_train import timed_run  # noqa: E402  (a harness run, timing each step)
 from engines.tiny_models import build_tiny_gpt2  # noqa: E402
-from engines.train import harness  # noqa: E402
 
 BATCH, BLOCK, RANK = 8, 128, 8
 SMALL_GPT2 = {"n_layer": 4, "n_embd": 256, "n_head": 4, "vocab_size": 4000}  # ~4.5M parameters
@@ -31,17 +29,10 @@ def per_step(ends: list[float]) -> float:
 
 
 def ours(model: Path, data: Path, workdir: Path, steps: int, round_: int) -> float:
-    run_dir = workdir / f"run-{round_}"
-    run_dir.mkdir()
     params = {"base": str(model), "steps": steps, "batch_size": BATCH, "block_size": BLOCK, "rank": RANK,
               "val_fraction": 0.0, "checkpoint_every": 10_000, "sample_every": 0, "eval_every": 0, "eval_samples": 1,
               "sample_tokens": 1, "sample_prompts": ["a"], "threads": torch.get_num_threads()}
-    config = {"run_id": run_dir.name, "engine": "lora-text", "data": str(data), "params": params}
-    (run_dir / "config.json").write_text(json.dumps(config))
-    emit = TimedEmitter(run_dir, run_dir.name)
-    harness.run(run_dir, config, emit=emit)
-    emit.close()
-    return per_step(emit.step_ends)
+    return per_step(timed_run(workdir, round_, "lora-text", data, params))
 
 
 def main() -> None:

@@ -5,7 +5,6 @@ between the first and the last step's end, interleaved rounds, medians. Goal <= 
 Usage: .venv/bin/python bench/bench_lora_train.py [--rounds 5] [--steps 12]
 """
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -19,9 +18,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import lora_reference  # noqa: E402
-from bench_gan_train import TimedEmitter  # noqa: E402  (the harness's emitter, timing each step)
+from bench_gan_train import timed_run  # noqa: E402  (a harness run, timing each step)
 from engines.tiny_models import build_tiny_sd  # noqa: E402
-from engines.train import harness  # noqa: E402
 
 BATCH, SIZE, RANK = 2, 64, 4
 
@@ -31,18 +29,11 @@ def per_step(ends: list[float]) -> float:
 
 
 def ours(model: Path, data: Path, workdir: Path, steps: int, round_: int) -> float:
-    run_dir = workdir / f"run-{round_}"
-    run_dir.mkdir()
     params = {"base": str(model), "steps": steps, "batch_size": BATCH, "resolution": SIZE, "rank": RANK,
               "val_fraction": 0.0, "near_duplicate_distance": 0, "checkpoint_every": 10_000, "sample_every": 0,
               "eval_every": 0, "eval_samples": 1, "sample_steps": 1, "kohya_export": False,
               "threads": torch.get_num_threads()}
-    config = {"run_id": run_dir.name, "engine": "lora-diffusion", "data": str(data), "params": params}
-    (run_dir / "config.json").write_text(json.dumps(config))
-    emit = TimedEmitter(run_dir, run_dir.name)
-    harness.run(run_dir, config, emit=emit)
-    emit.close()
-    return per_step(emit.step_ends)
+    return per_step(timed_run(workdir, round_, "lora-diffusion", data, params))
 
 
 def main() -> None:

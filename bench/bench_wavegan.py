@@ -14,7 +14,6 @@ step 1 to the end of the last, rounds interleaved, medians. Goal: ratio >= 0.97.
 Usage: .venv/bin/python bench/bench_wavegan.py [--rounds N] [--steps N]
 """
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -29,13 +28,12 @@ import soundfile  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from bench_gan_train import TimedEmitter  # noqa: E402
+from bench_gan_train import timed_run  # noqa: E402
 from engines.api import NullEvents, Request  # noqa: E402
 from engines.audio import wavegan  # noqa: E402
 from engines.audio.wavegan import WaveGanEngine  # noqa: E402
 from engines.image.gan import latent  # noqa: E402
 from engines.tiny_models import build_tiny_wavegan  # noqa: E402
-from engines.train import harness  # noqa: E402
 
 RATE, LENGTH, WIDTH, NZ, BATCH = 16000, 8192, 8, 100, 16
 
@@ -45,17 +43,10 @@ def clips_per_s(ends: list[float]) -> float:
 
 
 def ours(data: Path, workdir: Path, steps: int, round_: int) -> float:
-    run_dir = workdir / f"run-{round_}"
-    run_dir.mkdir()
     params = {"steps": steps, "batch_size": BATCH, "sample_rate": RATE, "length": LENGTH, "g_width": WIDTH,
               "d_width": WIDTH, "latent_dim": NZ, "val_fraction": 0.0, "checkpoint_every": 10_000,
               "sample_every": 0, "eval_every": 0, "eval_samples": 2, "threads": torch.get_num_threads()}
-    config = {"run_id": run_dir.name, "engine": "wavegan", "data": str(data), "params": params}
-    (run_dir / "config.json").write_text(json.dumps(config))
-    emit = TimedEmitter(run_dir, run_dir.name)
-    harness.run(run_dir, config, emit=emit)
-    emit.close()
-    return clips_per_s(emit.step_ends)
+    return clips_per_s(timed_run(workdir, round_, "wavegan", data, params))
 
 
 def reference(steps: int) -> float:

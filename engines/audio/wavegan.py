@@ -24,9 +24,9 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from engines.api import SEED_MAX, EngineError, Events, Output, Param, ParamError, Request, check_request, run_batch
+from engines.api import EngineError, Events, Output, ParamError, Request, check_request, run_batch
 from engines.audio import clip, edit
-from engines.image.gan import check_variation, latent, load_weights, memory_of, read_model_json
+from engines.image.gan import check_variation, latent, latent_params, load_weights, memory_of, read_model_json
 
 FORMAT = "assetsmith-wavegan"
 WEIGHTS = "generator.safetensors"
@@ -159,14 +159,7 @@ def read_config(path: Path) -> WaveGanConfig:
     return WaveGanConfig.from_dict(read_model_json(path, FORMAT).get("config", {}))
 
 
-TRUNCATION = Param("truncation", "float", 1.0, min=0.0, max=2.0,
-                   help="Scales the latent: below 1 gives more typical, less varied sounds; 0 the average one.")
-VARIATION = (
-    Param("variation_seed", "int", None, min=0, max=SEED_MAX,
-          help="Vary the sound: move its latent towards this seed's latent."),
-    Param("variation_strength", "float", None, min=0.0, max=1.0,
-          help="How far towards the variation seed: small values give close variations."),
-)
+TRUNCATION, VARIATION = latent_params("sound", "sounds")
 
 
 class WaveGanEngine:

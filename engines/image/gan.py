@@ -180,14 +180,21 @@ def check_variation(given: dict) -> dict:
     return {}
 
 
-TRUNCATION = Param("truncation", "float", 1.0, min=0.0, max=2.0,
-                   help="Scales the latent: below 1 gives more typical, less varied images; 0 the average one.")
-VARIATION = (
-    Param("variation_seed", "int", None, min=0, max=SEED_MAX,
-          help="Vary the image: move its latent towards this seed's latent."),
-    Param("variation_strength", "float", None, min=0.0, max=1.0,
-          help="How far towards the variation seed: small values give close variations."),
-)
+def latent_params(one: str, many: str) -> tuple[Param, tuple[Param, Param]]:
+    """Truncation and the variation pair, as every latent-space engine takes them (GAN and VAE
+    images, WaveGAN sounds), worded for what it makes."""
+    truncation = Param("truncation", "float", 1.0, min=0.0, max=2.0,
+                       help=f"Scales the latent: below 1 gives more typical, less varied {many}; 0 the average one.")
+    variation = (
+        Param("variation_seed", "int", None, min=0, max=SEED_MAX,
+              help=f"Vary the {one}: move its latent towards this seed's latent."),
+        Param("variation_strength", "float", None, min=0.0, max=1.0,
+              help="How far towards the variation seed: small values give close variations."),
+    )
+    return truncation, variation
+
+
+TRUNCATION, VARIATION = latent_params("image", "images")
 
 
 class GanEngine:

@@ -34,6 +34,22 @@ def load_optimizer_state(optimizer, prefix: str, tensors: dict, info: dict) -> N
     optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})
 
 
+def adversarial_state(G, D, opt_g, opt_d) -> tuple[dict, dict]:
+    """A generator/discriminator pair and their optimisers (the GAN and WaveGAN trainers)."""
+    tensors = {f"G.{k}": v for k, v in G.state_dict().items()}
+    tensors.update({f"D.{k}": v for k, v in D.state_dict().items()})
+    g, info_g = optimizer_state(opt_g, "opt_g")
+    d, info_d = optimizer_state(opt_d, "opt_d")
+    return {**tensors, **g, **d}, {"opt_g": info_g, "opt_d": info_d}
+
+
+def load_adversarial_state(G, D, opt_g, opt_d, tensors: dict, info: dict) -> None:
+    G.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")})
+    D.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("D.")})
+    load_optimizer_state(opt_g, "opt_g", tensors, info["opt_g"])
+    load_optimizer_state(opt_d, "opt_d", tensors, info["opt_d"])
+
+
 def save(folder: Path, step: int, tensors: dict, info: dict, keep: int) -> Path:
     from safetensors.torch import save_file
 

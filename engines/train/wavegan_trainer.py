@@ -102,17 +102,10 @@ class WaveGanTrainer:
         return audio_eval.logmel_distance(val.numpy(), fakes.numpy(), self.config.sample_rate)
 
     def state(self) -> tuple[dict, dict]:
-        tensors = {f"G.{k}": v for k, v in self.G.state_dict().items()}
-        tensors.update({f"D.{k}": v for k, v in self.D.state_dict().items()})
-        opt_g, info_g = checkpoint.optimizer_state(self.opt_g, "opt_g")
-        opt_d, info_d = checkpoint.optimizer_state(self.opt_d, "opt_d")
-        return {**tensors, **opt_g, **opt_d}, {"opt_g": info_g, "opt_d": info_d}
+        return checkpoint.adversarial_state(self.G, self.D, self.opt_g, self.opt_d)
 
     def load_state(self, tensors: dict, info: dict) -> None:
-        self.G.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")})
-        self.D.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("D.")})
-        checkpoint.load_optimizer_state(self.opt_g, "opt_g", tensors, info["opt_g"])
-        checkpoint.load_optimizer_state(self.opt_d, "opt_d", tensors, info["opt_d"])
+        checkpoint.load_adversarial_state(self.G, self.D, self.opt_g, self.opt_d, tensors, info)
 
     def export(self, folder: Path, trained: dict) -> None:
         from safetensors.torch import save_file
