@@ -49,7 +49,9 @@ class DataParallel:
     def shard(self, rows):
         """This process's share of a batch's rows (every process gets the same count)."""
         if len(rows) < self.size:
-            raise ValueError(f"a batch of {len(rows)} cannot be split over {self.size} processes; "
+            from engines.api import ParamError
+
+            raise ParamError(f"a batch of {len(rows)} cannot be split over {self.size} processes; "
                              f"use batch_size of at least {self.size}")
         return rows[self.rank::self.size][:len(rows) // self.size]
 
