@@ -149,7 +149,8 @@ def plot_redraws(app, plot, points: int = 5000, every: int = 10, curves: int = 4
 
 def compare_plots(app, rounds: int = 3) -> None:
     """Our loss plot against the same plot with pyqtgraph's defaults (a 1.5 px pen, as before,
-    and 5 points per pixel), interleaved; medians of the per-redraw means."""
+    5 points per pixel, grid lines at three tick levels), interleaved; medians of the per-redraw
+    means."""
     import statistics
 
     from ui.loss_plot import LossPlot
@@ -157,7 +158,7 @@ def compare_plots(app, rounds: int = 3) -> None:
     ours, default = [], []
     for _ in range(rounds):
         for kind, into in (("ours", ours), ("default", default)):
-            plot = LossPlot() if kind == "ours" else LossPlot(pen_width=1.5, points_per_pixel=5.0)
+            plot = LossPlot() if kind == "ours" else LossPlot(pen_width=1.5, points_per_pixel=5.0, tick_levels=2)
             spent = plot_redraws(app, plot)
             into.append((statistics.mean(spent), max(spent)))
     mean_ours, mean_default = (statistics.median(m for m, _ in runs) for runs in (ours, default))

@@ -164,7 +164,7 @@ def test_train_watch_stop_close_and_resume_to_a_registered_model(qtbot, open_win
     dialog.reject()
     image.engine_choice.setCurrentIndex(image.engine_choice.findData("diffusion"))
     window.tabs.setCurrentWidget(train)
-    assert train.use_button.isVisible()
+    qtbot.waitUntil(lambda: train.use_button.isEnabled(), timeout=30_000)  # the finished run is chosen
     train.use_button.click()  # "use this model now": the Image tab, GAN engine, this model
     assert window.tabs.currentWidget() is image and image.engine.name == "gan"
     assert image.model.text() == "project:sprites" and not image.prompt.isVisible()

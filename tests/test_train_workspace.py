@@ -23,6 +23,7 @@ from studio import player, train_data, train_presets, training  # noqa: E402
 from studio.cli import main as cli  # noqa: E402
 from studio.project import Project  # noqa: E402
 from ui.gc_guard import GuiThreadGC  # noqa: E402
+from ui.loss_plot import LossPlot  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
 from ui.sample_view import SampleView  # noqa: E402
 from ui.train_setup import shown_params  # noqa: E402
@@ -117,7 +118,7 @@ def test_lora_run_from_report_to_the_image_tab_and_repeated(qtbot, window, capti
     qtbot.waitUntil(lambda: train.sample.caption.text().startswith("step 3"))  # read off the GUI thread
     assert train.sample.image.has_image()
     first_losses = list(train.plot.series["loss"].ys)
-    assert train.use_button.isVisible()
+    qtbot.waitUntil(lambda: train.use_button.isEnabled(), timeout=30_000)  # the finished run is chosen
     train.use_button.click()  # "use this model now": the Image tab, the base model, the LoRA
     image = window.image
     assert window.tabs.currentWidget() is image and image.engine.name == "diffusion"
@@ -182,6 +183,26 @@ def null_audio_device(tmp_path, monkeypatch):
     monkeypatch.undo()
     sounddevice._terminate()
     sounddevice._initialize()
+
+
+def test_live_loss_plot_creates_one_curve_per_tick(qtbot):
+    # A curve and its legend row are the costliest part of a redraw: the live timer creates one
+    # per tick, so no tick keeps the window busy long; a full redraw (a run ended) draws them all.
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    for step in (1, 2, 3):
+        plot.add(step, {"loss_d": 1.0 / step, "loss_g": 2.0, "d_real": 0.5})
+    drawn = []
+    for _ in range(3):
+        plot.redraw(new_curves=1)
+        drawn.append(sorted(name for name in plot.series if plot.points(name)))
+    assert drawn == [["loss_d"], ["loss_d", "loss_g"], ["d_real", "loss_d", "loss_g"]]
+    plot.add(4, {"loss_d": 0.2, "val_loss": 0.3})
+    plot.redraw()
+    assert {name: plot.points(name) for name in plot.series} == {"loss_d": 4, "loss_g": 3, "d_real": 3, "val_loss": 1}
+    plot.redraw(new_curves=1)  # nothing new: nothing to do
+    assert plot.points("loss_d") == 4
 
 
 def test_gallery_plays_an_audio_clip(qtbot, window, tmp_path, tiny_musicgen, null_audio_device):

@@ -72,6 +72,7 @@ class RunList(QWidget):
         layout.addWidget(self.settings)
         layout.addLayout(buttons)
         self.busy = False
+        self.prefer = ""  # a run to choose when the list is next shown (the one that just finished)
         self.update_buttons()
 
     def _emit(self, signal, key: str | None = None) -> None:
@@ -80,7 +81,7 @@ class RunList(QWidget):
             signal.emit(run[key] if key else run)
 
     def show_runs(self, runs: list[dict]) -> None:
-        chosen = (self.chosen() or {}).get("run_id")
+        chosen, self.prefer = self.prefer or (self.chosen() or {}).get("run_id"), ""
         self.tree.clear()
         for run in runs:
             total = f" / {run['total_steps']}" if run.get("total_steps") else ""

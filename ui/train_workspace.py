@@ -53,7 +53,6 @@ class TrainWorkspace(QWidget):
         self.last_report: dict | None = None  # the latest scan's report
         self.outcome: dict | None = None  # the run's terminal event (stopped, finished, failed)
         self.model_ref: str | None = None
-        self.finished_run: dict | None = None  # the last run that finished here: "use this model now"
         self._engine_of_run = ""
         self._launching = self._closed = False
         self._scan_id = 0
@@ -62,7 +61,7 @@ class TrainWorkspace(QWidget):
         self._eta = Eta()
         self._build()
         self._tick = QTimer(self, interval=REDRAW_MS)
-        self._tick.timeout.connect(self._redraw)
+        self._tick.timeout.connect(lambda: self._redraw(new_curves=1))
         self.refresh_runs()
 
     # -- layout ---------------------------------------------------------------------------
@@ -85,9 +84,6 @@ class TrainWorkspace(QWidget):
         self.progress.setValue(0)  # a bar with no value hides its text
         self.progress.setFormat("idle")
         self.status = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
-        self.use_button = QPushButton("Use this model now", visible=False,
-                                      toolTip="Open the finished model in the workspace that generates with it")
-        self.use_button.clicked.connect(lambda: self.finished_run and self.use_model(self.finished_run))
         # The settings scroll when the window is small; Start and the progress stay in view.
         scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -101,7 +97,6 @@ class TrainWorkspace(QWidget):
         actions.addLayout(buttons)
         actions.addWidget(self.progress)
         actions.addWidget(self.status)
-        actions.addWidget(self.use_button)
         left_layout.addLayout(actions)
         # The settings scroll only vertically: the column is never narrower than they are.
         left.setMinimumWidth(self.setup.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
@@ -248,8 +243,7 @@ class TrainWorkspace(QWidget):
         if self._closed:  # the window closed while the child started
             threading.Thread(target=run.stop, daemon=True).start()
             return
-        self.run, self.outcome, self.model_ref, self.finished_run = run, None, None, None
-        self.use_button.hide()
+        self.run, self.outcome, self.model_ref = run, None, None
         self.plot.reset()
         self.sample.clear()
         self._total = self._step = 0
@@ -295,12 +289,10 @@ class TrainWorkspace(QWidget):
             self.outcome = event
         elif kind == "registered" and not replay:
             self.model_ref = event["model"]
-            self.finished_run = {"run_id": event.get("run_id"), "engine": self._engine_of_run,
-                                 "model": event["model"]}
             self.model_ready.emit(self._engine_of_run, event["model"])
 
-    def _redraw(self) -> None:
-        self.plot.redraw()
+    def _redraw(self, new_curves: int | None = None) -> None:
+        self.plot.redraw(new_curves)
         if self._total:
             self.progress.setMaximum(self._total)
             self.progress.setValue(min(self._step, self._total))
@@ -319,7 +311,8 @@ class TrainWorkspace(QWidget):
         text, message, error = ended_text(self.outcome, code, stderr_line, self._step, self._total,
                                           run.folder if run is not None else None, self.model_ref)
         self.progress.setFormat(text)
-        self.use_button.setVisible((self.outcome or {}).get("event") == "finished" and self.model_ref is not None)
+        if run is not None:  # the list shows the run that ended chosen: Continue, or its "Use this model now"
+            self.run_list.prefer = run.run_id
         self._say(message, error=error, ms=30000)
         self._update_buttons()
         self.refresh_runs()
@@ -343,6 +336,10 @@ class TrainWorkspace(QWidget):
     @property
     def resume_button(self) -> QPushButton:
         return self.run_list.resume_button
+
+    @property
+    def use_button(self) -> QPushButton:
+        return self.run_list.use_button
 
     def _say(self, text: str, error: bool = False, ms: int = 10000) -> None:
         """Inline under the buttons (it stays) and in the status bar."""
