@@ -196,7 +196,7 @@ def build_tiny_loras(sd_path: str | Path, folder: str | Path) -> tuple[Path, Pat
 
 
 def build_tiny_gan(path: str | Path, resolution: int = 32, channels: int = 3, width: int = 8,
-                   latent_dim: int = 16) -> Path:
+                   latent_dim: int = 16, upsample: str = "transposed") -> Path:
     """A GAN model folder as a finished training run leaves it (model.json +
     generator.safetensors), with DCGAN-initialised weights from a fixed seed."""
     import torch
@@ -206,7 +206,7 @@ def build_tiny_gan(path: str | Path, resolution: int = 32, channels: int = 3, wi
 
     path = Path(path)
     config = gan.GanConfig(resolution=resolution, channels=channels, latent_dim=latent_dim, g_width=width,
-                           d_width=width)
+                           d_width=width, upsample=upsample)
     generator = gan.build_generator(config)
     gan.init_weights(generator, torch.Generator().manual_seed(0))
     path.mkdir(parents=True, exist_ok=True)

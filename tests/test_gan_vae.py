@@ -28,6 +28,11 @@ def rgba_gan_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def resize_gan_model(tmp_path_factory):
+    return build_tiny_gan(tmp_path_factory.mktemp("models") / "tiny-gan-resize", upsample="resize")
+
+
+@pytest.fixture(scope="module")
 def vae_model(tmp_path_factory):
     return build_tiny_vae(tmp_path_factory.mktemp("models") / "tiny-vae")
 
@@ -42,7 +47,9 @@ def make(engine, seed=5, count=1, **params):
     return engine.generate(Request(engine=engine.name, seed=seed, count=count, params=params), NullEvents())
 
 
-def test_gan_images_equal_the_generator_module_called_directly(gan_model):
+@pytest.mark.parametrize("folder", ["gan_model", "resize_gan_model"])
+def test_gan_images_equal_the_generator_module_called_directly(request, folder):
+    gan_model = request.getfixturevalue(folder)
     outputs = make(loaded(GanEngine, gan_model), seed=11, count=3)
     generator = gan.build_generator(gan.GanConfig.from_dict(json.loads((gan_model / "model.json").read_text())["config"]))
     generator.load_state_dict(load_file(gan_model / gan.WEIGHTS))
@@ -56,6 +63,17 @@ def test_gan_images_equal_the_generator_module_called_directly(gan_model):
         assert out.data.shape == (32, 32, 3) and out.data.dtype == np.uint8
     assert not np.array_equal(outputs[0].data, outputs[1].data)
     assert outputs[0].recipe["params"] == {"truncation": 1.0}
+
+
+def test_resize_upsampling_doubles_without_transposed_convolutions():
+    # Only the first layer (1x1 noise to 4x4) stays transposed: it has no overlapping strides.
+    generator = gan.build_generator(gan.GanConfig(resolution=64, latent_dim=8, g_width=4, upsample="resize"))
+    transposed = [m for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert len(transposed) == 1 and transposed[0].stride == (1, 1)
+    assert sum(isinstance(m, torch.nn.Upsample) for m in generator.modules()) == 4
+    assert generator(torch.zeros(2, 8, 1, 1)).shape == (2, 3, 64, 64)
+    with pytest.raises(ParamError, match="upsample must be 'transposed' or 'resize'"):
+        gan.GanConfig(upsample="bilinear")
 
 
 def test_gan_rgba_at_64(rgba_gan_model):

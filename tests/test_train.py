@@ -85,7 +85,8 @@ def test_few_steps_write_events_samples_checkpoints_and_a_model(tmp_path, images
     assert model["config"]["channels"] == 3 and model["config"]["resolution"] == 32
 
 
-@pytest.mark.parametrize("engine, params", [("gan", {**TINY_GAN, "diffaug": True, "d_norm": "spectral"}),
+@pytest.mark.parametrize("engine, params", [("gan", {**TINY_GAN, "diffaug": True, "d_norm": "spectral",
+                                                     "upsample": "resize"}),
                                             ("vae", TINY_VAE)])
 def test_stop_then_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, images, engine, params):
     common = dict(steps=7, checkpoint_every=100, sample_every=0, eval_every=0, crops=True, color_jitter=0.1,
@@ -106,6 +107,8 @@ def test_stop_then_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, imag
         assert torch.equal(a[key], b[key]), key
     weights = "generator.safetensors" if engine == "gan" else "vae.safetensors"
     assert (whole / "model" / weights).read_bytes() == (parts / "model" / weights).read_bytes()
+    if engine == "gan":  # the setting reached the model
+        assert json.loads((whole / "model" / "model.json").read_text())["config"]["upsample"] == "resize"
 
 
 def test_bad_parameters_and_folders_are_refused_before_a_child_starts(tmp_path, images):

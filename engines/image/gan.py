@@ -24,6 +24,7 @@ from engines.api import SEED_MAX, EngineError, Events, Output, Param, ParamError
 
 FORMAT = "assetsmith-gan"
 RESOLUTIONS = (32, 64, 128)
+UPSAMPLES = ("transposed", "resize")
 WEIGHTS = "generator.safetensors"
 
 
@@ -35,6 +36,10 @@ class GanConfig:
     g_width: int = 64  # DCGAN's ngf: channels of the generator's last hidden layer
     d_width: int = 64  # DCGAN's ndf
     d_norm: str = "spectral"  # "spectral" or "batch"
+    # How the generator doubles its size: DCGAN's transposed convolutions, or a nearest-neighbour
+    # resize then a 3x3 convolution, which cannot make the transposed ones' checkerboard
+    # (their kernels overlap unevenly; Odena, Dumoulin & Olah, Distill 2016).
+    upsample: str = "transposed"  # or "resize"
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -43,6 +48,8 @@ class GanConfig:
             raise ParamError(f"channels must be 3 (RGB) or 4 (RGBA), got {self.channels}")
         if self.d_norm not in ("spectral", "batch"):
             raise ParamError(f"d_norm must be 'spectral' or 'batch', got {self.d_norm!r}")
+        if self.upsample not in UPSAMPLES:
+            raise ParamError(f"upsample must be 'transposed' or 'resize', got {self.upsample!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,13 +69,18 @@ def build_generator(cfg: GanConfig):
     """z (B, latent_dim, 1, 1) -> images (B, channels, res, res) in [-1, 1]."""
     from torch import nn
 
+    def double(width_in: int, width_out: int) -> list:
+        if cfg.upsample == "resize":
+            return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width_in, width_out, 3, 1, 1, bias=False)]
+        return [nn.ConvTranspose2d(width_in, width_out, 4, 2, 1, bias=False)]
+
     n = _levels(cfg.resolution)
     width = cfg.g_width * 2 ** (n - 1)
     layers = [nn.ConvTranspose2d(cfg.latent_dim, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)]
     for _ in range(n - 1):
-        layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+        layers += [*double(width, width // 2), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
         width //= 2
-    layers += [nn.ConvTranspose2d(width, cfg.channels, 4, 2, 1, bias=False), nn.Tanh()]
+    layers += [*double(width, cfg.channels), nn.Tanh()]
     return nn.Sequential(*layers)
 
 

@@ -23,7 +23,8 @@ class GanTrainer:
         self.params, self.device = params, device
         self.config = gan.GanConfig(resolution=params["resolution"], channels=params["channels"],
                                     latent_dim=params["latent_dim"], g_width=params["g_width"],
-                                    d_width=params["d_width"], d_norm=params["d_norm"])
+                                    d_width=params["d_width"], d_norm=params["d_norm"],
+                                    upsample=params["upsample"])
         torch_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         with torch.random.fork_rng(devices=[]):  # spectral norm starts its vectors from torch's RNG
             torch.manual_seed(torch_seed)

@@ -96,6 +96,9 @@ TRAINERS = {
         Param("d_width", "int", 64, min=4, max=1024, help="Discriminator width (DCGAN's ndf)."),
         Param("d_norm", "choice", "spectral", choices=("spectral", "batch"),
               help="Discriminator normalisation: spectral norm (stable on small data) or DCGAN's batch norm."),
+        Param("upsample", "choice", "transposed", choices=("transposed", "resize"),
+              help="How the generator doubles its size: DCGAN's transposed convolutions, or resize then "
+                   "convolve (no checkerboard pattern)."),
         Param("diffaug", "bool", False,
               help="Differentiable augmentation of real and fake images for the discriminator (small data)."),
         Param("beta1", "float", 0.5, min=0.0, max=0.999, help="Adam's beta1 (DCGAN: 0.5)."),
