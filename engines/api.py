@@ -249,9 +249,11 @@ class Engine(Protocol):
 
     def load(self, model_path: str, device: str) -> None: ...
 
-    # Optional: `accepts(path)` (classmethod: whether a folder is this engine's), and
+    # Optional: `accepts(path)` (classmethod: whether a folder is this engine's),
     # `warm_up()` (classmethod: import the libraries load() would import, so a window can do
-    # it in the background before the first generation; studio/jobs.py warm_up).
+    # it in the background before the first generation; studio/jobs.py warm_up), and
+    # `suggestions(path)` (classmethod: {param: [values]} a model folder offers, such as its
+    # voices, read without loading it; the window lists them beside the parameter).
 
     def unload(self) -> None: ...
 

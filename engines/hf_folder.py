@@ -11,13 +11,18 @@ from engines.api import EngineError
 LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError, ImportError)
 
 
+def config(path: str | Path) -> dict:
+    """A folder's config.json; {} when there is none or it is not a JSON object."""
+    try:
+        found = json.loads((Path(path) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def architectures(path: str | Path) -> list[str]:
     """The architectures a folder's config.json names; none for anything else."""
-    try:
-        config = json.loads((Path(path) / "config.json").read_text())
-    except (OSError, ValueError):
-        return []
-    found = config.get("architectures") if isinstance(config, dict) else None
+    found = config(path).get("architectures")
     return [a for a in found if isinstance(a, str)] if isinstance(found, list) else []
 
 

@@ -70,6 +70,13 @@ def resolve(ref: str | None, engine: type, project_root: Path | None = None) -> 
     )
 
 
+def suggestions(ref: str | None, engine: type, project_root: Path | None = None) -> dict[str, list[str]]:
+    """What a model offers the engine's parameters (its voices), read from its folder without
+    loading it; {} from an engine that offers nothing."""
+    suggest = getattr(engine, "suggestions", None)
+    return suggest(resolve(ref, engine, project_root).path) if suggest is not None else {}
+
+
 def resolve_lora(ref: str, project_root: Path | None = None) -> Path:
     """A `loras` entry as the engine loads it: a path as it is, `project:NAME` / `starter:...`
     as their folder; a LoRA trained for diffusion (model.json naming its files) as its file."""

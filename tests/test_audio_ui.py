@@ -175,6 +175,24 @@ def test_voice_engine_is_chosen_in_the_same_workspace(qtbot, audio, tiny_vits, t
     assert w.model.text() == str(tiny_vits)
 
 
+def test_a_speech_model_offers_its_voices_beside_the_voice_field(qtbot, audio, tiny_bark, tiny_vits_voices,
+                                                                  tiny_vits, tmp_path):
+    w = audio
+    w.engine_choice.setCurrentIndex(w.engine_choice.findData("speech"))
+    form = w.params
+    w.model.setText(str(tiny_bark))  # read from the folder, off the GUI thread, without loading it
+    qtbot.waitUntil(lambda: form.suggestions("voice") == ["v2/en_speaker_0", "narrator"], timeout=10_000)
+    assert form._offered["voice"].isVisible() and not form.is_set("voice")
+    form._offered["voice"].menu().actions()[1].trigger()  # choosing one sets it
+    assert form.is_set("voice") and form.values()["voice"] == "narrator"
+    w.model.setText(str(tiny_vits_voices))  # a multi-speaker VITS: its speaker numbers
+    qtbot.waitUntil(lambda: form.suggestions("voice") == ["0", "1", "2"], timeout=10_000)
+    for single_voice in (str(tiny_vits), str(tmp_path / "no-such-model")):  # nothing to offer
+        w.model.setText(single_voice)
+        qtbot.waitUntil(lambda: form.suggestions("voice") == [], timeout=10_000)
+        assert not form._offered["voice"].isVisible()
+
+
 def test_drum_hits_come_from_the_starter_with_no_model_given(qtbot, audio):
     w = audio
     w.engine_choice.setCurrentIndex(w.engine_choice.findData("wavegan"))

@@ -3,15 +3,16 @@
 A parameter whose default is None means "the model's own" (its scheduler, its native
 size); it shows as such until the user ticks its box, and it is left out of `values()`, so
 an untouched form gives exactly the bare library call. `advanced` parameters sit in a
-collapsed section.
+collapsed section. A text parameter can list the values the chosen model offers (its voices)
+in a drop-down beside it (`set_suggestions`, from the engine's `suggestions(path)`).
 """
 from __future__ import annotations
 
 from PySide6.QtCore import QRegularExpression
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSpinBox,
-    QStackedWidget, QToolButton, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMenu,
+    QSizePolicy, QSpinBox, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from engines.api import Param, ParamError, validate
@@ -29,6 +30,7 @@ class ParamForm(QWidget):
         self._params = list(params)
         self._editors: dict[str, QWidget] = {}
         self._enabled: dict[str, QCheckBox] = {}
+        self._offered: dict[str, QToolButton] = {}  # text parameters' drop-downs of the model's values
         self.labels: list[QLabel] = []
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -59,8 +61,18 @@ class ParamForm(QWidget):
         widget = editor
         if p.type == "file":
             widget = _with_browse(editor, p)
+        offered = None
+        if p.type == "str":  # the drop-down sits outside the on/off stack: choosing a value ticks it
+            offered = self._offered[p.name] = QToolButton(text="▾", visible=False, popupMode=QToolButton.InstantPopup)
+            offered.setMenu(QMenu(offered))
+            offered.setStyleSheet("QToolButton::menu-indicator { image: none; }")  # the ▾ says it
         if p.default is not None or p.type == "loras":  # an empty list of LoRAs is "none"
-            return widget
+            if offered is None:
+                return widget
+            row = _row_widget()
+            row.layout().addWidget(widget, 1)
+            row.layout().addWidget(offered)
+            return row
         # Off: a placeholder says what the engine will do; on: the editor.
         toggle = QCheckBox(toolTip=f"Set {p.name.replace('_', ' ')} (off: {_unset_text(p)})")
         stack = QStackedWidget()
@@ -73,10 +85,31 @@ class ParamForm(QWidget):
         row = _row_widget()
         row.layout().addWidget(toggle)
         row.layout().addWidget(stack, 1)
+        if offered is not None:
+            row.layout().addWidget(offered)
         return row
 
     def editor(self, name: str) -> QWidget:
         return self._editors[name]
+
+    def set_suggestions(self, found: dict[str, list[str]]) -> None:
+        """Offer each text parameter the values the chosen model has for it (its voices), in a
+        drop-down beside it and as completions; none hides the drop-down."""
+        for name, button in self._offered.items():
+            values = [str(v) for v in found.get(name) or ()]
+            menu, editor = button.menu(), self._editors[name]
+            menu.clear()
+            for value in values:
+                action = menu.addAction(value)
+                action.triggered.connect(lambda _=False, v=value, n=name: self.set_value(n, v))
+            button.setVisible(bool(values))
+            button.setToolTip(f"The model's {len(values)} {name.replace('_', ' ')} values" if values else "")
+            editor.setCompleter(QCompleter(values, editor) if values else None)
+
+    def suggestions(self, name: str) -> list[str]:
+        """What the drop-down of a text parameter offers now."""
+        button = self._offered.get(name)
+        return [a.text() for a in button.menu().actions()] if button is not None else []
 
     def is_set(self, name: str) -> bool:
         """False while a parameter is left to the model (its box unticked)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QMessageBox,
@@ -20,13 +20,14 @@ from PySide6.QtWidgets import (
 from engines import registry
 from engines.api import SEED_MAX, ParamError, Request
 from studio.jobs import JobRunner
-from studio.models import ModelError
+from studio import models
 from studio.project import Project, ProjectError
 from studio.recording import ProjectSink
 from ui.bridge import JobBridge
 from ui.gallery_model import GalleryModel, RecordRole, recipe_text
 from ui.param_form import ParamForm
 from ui.thumb_loader import ThumbLoader
+from ui.worker import Worker
 
 THUMB = 96
 PLACEHOLDERS = {
@@ -108,10 +109,14 @@ class Workspace(QWidget):
         self.project, self.runner, self.bridge = project, runner, bridge
         self.settings = QSettings()
         self._jobs: list[int] = []
+        self._suggesting: Worker | None = None
+        self._suggest_timer = QTimer(self, singleShot=True, interval=300)  # a path being typed: asked once it rests
+        self._suggest_timer.timeout.connect(self._suggest)
         self._build()
         self._show_prompt()
         self._connect()
         self.refresh_history()
+        self._suggest_timer.start()
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -265,6 +270,7 @@ class Workspace(QWidget):
     def _connect(self) -> None:
         self.engine_choice.currentIndexChanged.connect(lambda i: self.set_engine(self.engine_names[i]))
         self.generate_button.clicked.connect(self.generate)
+        self.model.textChanged.connect(self._suggest_timer.start)
         self.cancel_button.clicked.connect(self.cancel_all)
         self.history.selectionModel().currentChanged.connect(self._show_item)
         b = self.bridge
@@ -314,6 +320,18 @@ class Workspace(QWidget):
         self.model.setPlaceholderText(self._placeholders()[0])
         self.prompt.setPlaceholderText(self._placeholders()[1])
         self._show_prompt()
+        self._suggest_timer.start()
+
+    def _suggest(self) -> None:
+        """Ask the chosen model, off the GUI thread, what it offers the form (a speech model's
+        voices); a model that cannot be found offers nothing (Generate says why)."""
+        engine, form, ref = self.engine, self.params, self.model.text().strip() or None
+        if not hasattr(engine, "suggestions"):
+            return
+        self._suggesting = worker = Worker(models.suggestions, ref, engine, self.project.root)
+        worker.returned.connect(lambda found: self._suggesting is worker and form.set_suggestions(found))
+        worker.errored.connect(lambda exc: self._suggesting is worker and form.set_suggestions({}))
+        worker.start()
 
     def _engine(self, name: str):
         if name not in self._engines:
@@ -365,7 +383,7 @@ class Workspace(QWidget):
         """Queue a generation; bad input is shown, never raised. Returns the job id."""
         try:
             job = self.runner.submit(self.request(), sink=ProjectSink(self.project), project=self.project)
-        except (ParamError, ModelError, ProjectError) as exc:
+        except (ParamError, models.ModelError, ProjectError) as exc:
             self.message.emit(str(exc), 10000)
             QMessageBox.warning(self, "Cannot generate", str(exc))
             return None

@@ -34,6 +34,11 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
+def speaker_numbers(speakers) -> list[str]:
+    """The `voice` values of a VITS model with this many speakers (none for a single voice)."""
+    return [str(i) for i in range(speakers)] if isinstance(speakers, int) and speakers > 1 else []
+
+
 class SpeechEngine:
     name = "speech"
     modality = "audio"
@@ -63,6 +68,14 @@ class SpeechEngine:
     @classmethod
     def accepts(cls, path: Path) -> bool:
         return any(a in ARCHITECTURES for a in hf_folder.architectures(path))
+
+    @classmethod
+    def suggestions(cls, path: Path) -> dict[str, list[str]]:
+        """The voices of a model folder, read without loading it: Bark's presets, or a
+        multi-speaker VITS model's speaker numbers."""
+        if any(a in bark.ARCHITECTURES for a in hf_folder.architectures(path)):
+            return {"voice": list(bark.presets(Path(path)))}
+        return {"voice": speaker_numbers(hf_folder.config(path).get("num_speakers"))}
 
     @classmethod
     def warm_up(cls) -> None:
@@ -108,8 +121,7 @@ class SpeechEngine:
         the voice presets in a Bark folder."""
         if self.bark is not None:
             return self.bark.voices()
-        speakers = self.model.config.num_speakers if self.model is not None else 1
-        return [str(i) for i in range(speakers)] if speakers > 1 else []
+        return speaker_numbers(self.model.config.num_speakers if self.model is not None else 1)
 
     def generate(self, request: Request, events: Events) -> list[Output]:
         request = check_request(type(self), request)
