@@ -3,8 +3,8 @@ thread): the trainer's own report of what is kept, skipped and why, and a few sa
 
 Images go through engines.data.prepare with the run's size, fit and duplicate settings, and
 each sample carries its caption as the LoRA trainer reads it (engines.data.read_captions);
-text and audio folders through the trainer's scanner (engines/train/schema.py `scan`), and a
-text sample is the first lines of a document.
+text and audio folders through the trainer's scanner (engines/train/schema.py `scan`); a
+text sample is the first lines of a document, an audio sample its length and waveform peaks.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from engines.train import schema
 
 SAMPLES = 6  # shown under the report
 TEXT_CHARS = 400  # of a text sample: its first lines
+PEAK_COLUMNS = 72  # of an audio sample's waveform (the report's thumbnail width)
+AUDIO_SECONDS = 10  # of an audio sample read for its waveform
 
 
 def settings(engine: str, params: Mapping[str, Any]) -> dict:
@@ -68,11 +70,31 @@ def _file_samples(folder: Path, files: list[str], kind: str) -> list[dict]:
     samples = []
     for name in files[:SAMPLES]:
         caption = None
+        sample = {"file": name, "path": str(folder / name)}
         if kind == "text":
             try:
                 with open(folder / name, encoding="utf-8", errors="replace") as f:
                     caption = f.read(TEXT_CHARS).strip()
             except OSError as exc:
                 caption = f"cannot read: {exc}"
-        samples.append({"file": name, "path": str(folder / name), "caption": caption})
+        elif kind == "audio":
+            caption, sample["peaks"] = _audio_sample(folder / name)
+        samples.append({**sample, "caption": caption})
     return samples
+
+
+def _audio_sample(path: Path):
+    """A clip's caption (name, length, rate, channels) and the (min, max) peaks of its first
+    seconds; no peaks when it cannot be read (the scan has said why)."""
+    import soundfile
+
+    from studio.player import peaks
+
+    try:
+        with soundfile.SoundFile(path) as f:
+            seconds, rate, channels = f.frames / f.samplerate, f.samplerate, f.channels
+            data = f.read(min(f.frames, rate * AUDIO_SECONDS), dtype="float32", always_2d=True)
+    except (OSError, RuntimeError) as exc:  # soundfile's LibsndfileError is a RuntimeError
+        return f"{path.name}: cannot read: {exc}", None
+    layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels} channels")
+    return f"{path.name} · {seconds:.2f} s · {rate} Hz {layout}", peaks(data, PEAK_COLUMNS)

@@ -22,6 +22,7 @@ from engines.train.lora_diffusion import DIFFUSERS_FILE  # noqa: E402
 from studio import player, train_data, train_presets, training  # noqa: E402
 from studio.cli import main as cli  # noqa: E402
 from studio.project import Project  # noqa: E402
+from ui.data_report import DataReport, scan_folder  # noqa: E402
 from ui.gc_guard import GuiThreadGC  # noqa: E402
 from ui.loss_plot import LossPlot  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
@@ -163,6 +164,31 @@ def test_samples_are_shown_by_file_type(qtbot, tmp_path):
     (tmp_path / "a.txt").write_text("first line\nsecond line\n" + "x" * 1000)
     (sample,) = train_data._file_samples(tmp_path, ["a.txt"], "text")
     assert sample["caption"].startswith("first line\nsecond line") and len(sample["caption"]) == train_data.TEXT_CHARS
+
+
+def test_an_audio_folder_shows_each_clip_as_its_waveform_and_length(qtbot, tmp_path):
+    folder = tmp_path / "hits"
+    folder.mkdir()
+    t = np.arange(2000) / 8000
+    for i, loudness in enumerate((0.9, 0.2)):  # a loud hit and a quiet one
+        soundfile.write(folder / f"hit{i}.wav", (loudness * np.sin(2 * np.pi * 200 * t) * np.exp(-t / 0.1))
+                        .astype(np.float32), 8000)
+    soundfile.write(folder / "wide.flac", np.zeros((4410, 2), dtype=np.float32) + 0.5, 44100)
+    found = scan_folder("wavegan", str(folder), {"sample_rate": 8000, "length": 1024})
+    report = DataReport()
+    qtbot.addWidget(report)
+    report.show_report(found)
+    assert report.summary.text() == "3 files: 3 kept, 0 skipped, 0 duplicates"  # no split before a run
+    assert report.captions() == ["hit0.wav · 0.25 s · 8000 Hz mono", "hit1.wav · 0.25 s · 8000 Hz mono",
+                                 "wide.flac · 0.10 s · 44100 Hz stereo"]
+    loud, quiet = (np.asarray(s["peaks"]) for s in found["samples"][:2])
+    assert loud[:, 1].max() == pytest.approx(0.9, abs=0.05) and quiet[:, 1].max() == pytest.approx(0.2, abs=0.05)
+    # Drawn: the loud hit's line reaches further from the middle than the quiet one's.
+    def lit_rows(image):
+        column = [image.pixelColor(2, y) for y in range(image.height())]
+        return sum(c.blue() > 200 for c in column)
+
+    assert lit_rows(found["samples"][0]["thumb"]) > 2 * lit_rows(found["samples"][1]["thumb"]) > 0
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The Train workspace's data report: what a folder holds for the chosen trainer, in words,
 with a few samples and their captions (images: thumbnail and caption as the LoRA trainer
-reads it; text: a document's first lines).
+reads it; text: a document's first lines; audio: its waveform and length).
 
 The scan runs on a worker thread (`scan_folder`, which also decodes the thumbnails as QImages,
 safe off the GUI thread); the widget only shows what came back. Reports are dicts: the keys
@@ -9,7 +9,7 @@ of engines.data.Report.to_dict() plus "summary", for every kind of data.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QScrollArea, QVBoxLayout, QWidget
 
 from studio import train_data
@@ -28,7 +28,23 @@ def scan_folder(engine: str, folder: str, params: dict) -> dict:
             sample["thumb"] = None if image.isNull() else image.scaled(
                 THUMB, THUMB, Qt.KeepAspectRatio, Qt.FastTransformation if image.width() <= THUMB
                 else Qt.SmoothTransformation)
+    elif found["data"] == "audio":
+        for sample in found["samples"]:
+            sample["thumb"] = None if sample.get("peaks") is None else waveform_image(sample["peaks"])
     return found
+
+
+def waveform_image(peaks) -> QImage:
+    """(min, max) peaks per column drawn as a THUMB-high waveform (a QImage: paints off the GUI thread)."""
+    image = QImage(len(peaks), THUMB, QImage.Format_RGB32)
+    image.fill(QColor("#1e1e1e"))
+    painter = QPainter(image)
+    painter.setPen(QColor("#4fc3f7"))
+    middle = (THUMB - 1) / 2
+    for x, (low, high) in enumerate(peaks):
+        painter.drawLine(x, round(middle - float(high) * middle), x, round(middle - float(low) * middle))
+    painter.end()
+    return image
 
 
 def _count(value) -> int:
@@ -40,7 +56,7 @@ def report_summary(report: dict) -> str:
     files = kept + skipped + dups
     text = (f"{files} file{'s' * (files != 1)}: {kept} kept, {skipped} skipped, "
             f"{dups} duplicate{'s' * (dups != 1)}")
-    if kept:
+    if report.get("train") or report.get("val"):  # a scan that does not split (audio, text) says nothing of it
         text += f" · {report.get('train', 0)} for training, {report.get('val', 0)} held out"
     return text
 
