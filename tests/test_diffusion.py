@@ -343,3 +343,28 @@ def test_bad_lora_files(engine, tmp_path):
     save_file({"something.else": torch.zeros(2)}, tmp_path / "odd.safetensors")
     with pytest.raises(EngineError, match="does not fit this model"):
         make(engine, num_steps=1, loras=[[str(tmp_path / "odd.safetensors"), 1.0]])
+
+
+def test_warm_up_imports_what_the_first_generation_imports(tiny_sd):
+    # The window warms up off its own thread; what the first generation still imported held
+    # Python's lock on the job thread while the window waited. In a fresh interpreter: this
+    # session has imported everything already.
+    script = f"""
+import sys
+from engines.api import NullEvents, Request
+from engines.image.diffusion import DiffusionEngine
+DiffusionEngine.warm_up()
+before = set(sys.modules)
+engine = DiffusionEngine()
+engine.load({str(tiny_sd)!r}, "cpu")
+engine.generate(Request(engine="diffusion", prompt="a red potion", seed=1, params={{"num_steps": 2}}), NullEvents())
+print(sorted(m for m in set(sys.modules) - before if m.startswith(("diffusers", "transformers", "torch"))))
+"""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

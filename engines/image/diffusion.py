@@ -129,12 +129,21 @@ class DiffusionEngine:
 
     @classmethod
     def warm_up(cls) -> None:
-        """Import what load() imports: diffusers' pipelines, transformers' CLIP with them."""
+        """Import what load() imports: diffusers' pipelines, transformers' CLIP with them, the
+        guiders a pipeline's loader looks through and the schedulers a scheduler lists as
+        compatible (22 modules that the first load imported after the pipelines alone)."""
+        import importlib
+
         import diffusers
 
         devices.quiet_libraries()
         for name in PIPELINES:
             getattr(diffusers, name)
+        importlib.import_module("diffusers.guiders")
+        from diffusers.schedulers import KarrasDiffusionSchedulers  # a scheduler's compatibles are these
+
+        for scheduler in KarrasDiffusionSchedulers:
+            getattr(diffusers, scheduler.name, None)
 
     def load(self, model_path: str, device: str) -> None:
         devices.quiet_libraries()
