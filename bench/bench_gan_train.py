@@ -3,8 +3,9 @@
 Training: `engines.train.harness.run` (the code a training run executes: batches from the
 prepared dataset, augmentation call, trainer step, stop check, one JSON event per step) with
 the GAN set up as DCGAN (64x64 RGB, ngf = ndf = 64, nz = 100, batch 64, batch norm in the
-discriminator, no augmentation) over bench/dcgan_reference.py, a plain loop written after
-pytorch/examples' dcgan/main.py with random tensors as data. Same threads. Images/s are
+discriminator, no augmentation, no moving average of the generator) over
+bench/dcgan_reference.py, a plain loop written after pytorch/examples' dcgan/main.py with
+random tensors as data. Same threads. Images/s are
 timed from the end of step 1 to the end of the last (step 1 warms up), rounds interleaved,
 medians quoted. Goal: ratio >= 1.0.
 
@@ -70,7 +71,7 @@ def images_per_s(ends: list[float]) -> float:
 
 def ours(data: Path, workdir: Path, steps: int, round_: int) -> float:
     params = {"steps": steps, "batch_size": BATCH, "resolution": SIZE, "g_width": WIDTH, "d_width": WIDTH,
-              "latent_dim": NZ, "d_norm": "batch", "flips": False, "val_fraction": 0.0, "near_duplicate_distance": 0,
+              "latent_dim": NZ, "d_norm": "batch", "g_ema": 0.0, "flips": False, "val_fraction": 0.0, "near_duplicate_distance": 0,
               "checkpoint_every": 10_000, "sample_every": 0, "eval_every": 0, "eval_samples": 2,
               "threads": torch.get_num_threads()}
     return images_per_s(timed_run(workdir, round_, "gan", data, params))

@@ -14,7 +14,7 @@ from test_data import shape_image  # noqa: E402
 
 from engines.api import NullEvents, ParamError, Request  # noqa: E402
 from engines.image.gan import GanEngine  # noqa: E402
-from engines.train import checkpoint, harness  # noqa: E402
+from engines.train import checkpoint, harness, schema  # noqa: E402
 from studio import training  # noqa: E402
 from studio.project import Project  # noqa: E402
 
@@ -109,6 +109,42 @@ def test_stop_then_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, imag
     assert (whole / "model" / weights).read_bytes() == (parts / "model" / weights).read_bytes()
     if engine == "gan":  # the setting reached the model
         assert json.loads((whole / "model" / "model.json").read_text())["config"]["upsample"] == "resize"
+
+
+@pytest.mark.parametrize("g_ema", [0.9, 0.0])
+def test_the_gan_exports_the_moving_average_of_its_generator(tmp_path, images, g_ema):
+    from safetensors.torch import load_file
+
+    folder = new_run(tmp_path, "gan", images, steps=6, checkpoint_every=100, sample_every=0, eval_every=0,
+                     g_ema=g_ema, **TINY_GAN)
+    assert run_in_process(folder) == "finished"
+    exported, state = load_file(folder / "model" / "generator.safetensors"), final_state(folder)
+    last = {k[len("G."):]: v for k, v in state.items() if k.startswith("G.")}
+    average = {k[len("G_ema."):]: v for k, v in state.items() if k.startswith("G_ema.")}
+    if not g_ema:
+        assert not average and all(torch.equal(exported[k], last[k]) for k in last)
+        return
+    assert exported.keys() == average.keys() == last.keys()
+    assert all(torch.equal(exported[k], average[k]) for k in average)
+    weight = next(k for k in last if k.endswith("weight") and last[k].dim() == 4)
+    assert not torch.equal(average[weight], last[weight])  # an average, not the last step
+
+
+def test_the_moving_average_ramps_up_then_keeps_its_decay():
+    from engines.train.gan_trainer import GanTrainer
+
+    trainer = GanTrainer(schema.resolve("gan", {**TINY_GAN, "g_ema": 0.99}), "cpu", torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for ema in trainer.G_ema.parameters():
+            ema.zero_()
+        for current in trainer.G.parameters():
+            current.fill_(1.0)
+    trainer._update_ema()  # the first update: decay (1 + 1) / (10 + 1)
+    first = next(trainer.G_ema.parameters())
+    assert torch.allclose(first, torch.full_like(first, 1 - 2 / 11))
+    trainer.ema_updates = 10_000  # late in a run: the set decay
+    trainer._update_ema()
+    assert torch.allclose(first, torch.full_like(first, (1 - 2 / 11) * 0.99 + 0.01))
 
 
 def test_bad_parameters_and_folders_are_refused_before_a_child_starts(tmp_path, images):

@@ -102,6 +102,9 @@ TRAINERS = {
         Param("diffaug", "bool", False,
               help="Differentiable augmentation of real and fake images for the discriminator (small data)."),
         Param("beta1", "float", 0.5, min=0.0, max=0.999, help="Adam's beta1 (DCGAN: 0.5)."),
+        Param("g_ema", "float", 0.999, min=0.0, max=0.9999,
+              help="Sample and export a moving average of the generator's weights, with this decay per "
+                   "step (StyleGAN's G_ema): smoother images than the last step's. 0: off."),
     ), {"lr": 2e-4}),
     "vae": TrainerSpec("vae", "engines.train.vae_trainer:VaeTrainer", (
         Param("latent_dim", "int", 64, min=2, max=1024, help="Size of the latent."),
