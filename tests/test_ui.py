@@ -68,6 +68,20 @@ SCHEMA = (
 )
 
 
+def test_every_engine_and_trainer_form_gives_back_its_defaults(qtbot):
+    # An untouched form is the bare library call: each editor shows its default exactly (a
+    # decay of 0.999 on a two-decimal slider became 1.00, and the trainer refused it).
+    from engines import registry
+    from engines.train import schema
+
+    schemas = {name: registry.get(name).params for name in registry.names()}
+    schemas.update({f"train:{name}": schema.all_params(name) for name in schema.TRAINERS})
+    for name, params in schemas.items():
+        form = ParamForm(params)
+        qtbot.addWidget(form)
+        assert form.values() == {}, name
+
+
 def test_param_form_alone(qtbot, tmp_path, monkeypatch):
     form = ParamForm(SCHEMA)
     qtbot.addWidget(form)

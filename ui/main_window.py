@@ -101,6 +101,11 @@ class MainWindow(QMainWindow):
         # import up so the first Generate does not stall the window. It starts once the window
         # has painted: an import holds Python's lock much of the time and would slow the start.
         self._device = ""  # set when the worker has found it
+        # The imports take seconds (minutes on a loaded machine): they run one at a time on a
+        # pool of their own, so a folder scan or a listing on the shared pool (as many threads
+        # as cores) never waits behind them.
+        self._imports = QThreadPool(self)
+        self._imports.setMaxThreadCount(1)
         self._device_worker = Worker(self.runner.prepare)
         self._device_worker.returned.connect(self._show_device)
         self._device_worker.errored.connect(self._show_device)
@@ -367,7 +372,7 @@ class MainWindow(QMainWindow):
         # A library that fails to import says so at the first generation, in words.
         self._warm_worker.returned.connect(done)
         self._warm_worker.errored.connect(done)
-        self._warm_worker.start()
+        self._warm_worker.start(self._imports)
 
     def _update_memory(self) -> None:
         text = f"RAM {self._process.memory_info().rss / 2**30:.1f} GB"
@@ -418,7 +423,7 @@ class MainWindow(QMainWindow):
     def event(self, event) -> bool:
         if event.type() == QEvent.Paint and not self._painted:
             self._painted = True
-            QTimer.singleShot(0, lambda: self._shut_down or self._device_worker.start())  # after this paint
+            QTimer.singleShot(0, lambda: self._shut_down or self._device_worker.start(self._imports))  # after this paint
         return super().event(event)
 
     def shutdown(self) -> None:
@@ -436,6 +441,7 @@ class MainWindow(QMainWindow):
             self.gallery.close_project()  # a filter typed just before closing must not query a closed project
         # The device worker may still be importing torch: an import cut off by the interpreter's
         # exit fails loudly, so a window closed right after it opened waits for it.
+        self._imports.waitForDone(60_000)
         QThreadPool.globalInstance().waitForDone(60_000)
 
     def closeEvent(self, event) -> None:

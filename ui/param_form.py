@@ -189,6 +189,13 @@ def _editor(p: Param) -> QWidget:
         box.setRange(p.min if p.min is not None else -1e9, p.max if p.max is not None else 1e9)
         box.setValue(float(p.default))
         return box
+    if (p.type == "float" and p.default is not None and p.min is not None and p.max is not None
+            and _decimals(p.default) > _slider_decimals(p)):
+        # A decay of 0.999: a slider's two decimals would make it 1.00.
+        box = QDoubleSpinBox(decimals=_decimals(p.default) + 1, singleStep=10.0 ** -_decimals(p.default))
+        box.setRange(p.min if p.min is not None else -1e9, p.max if p.max is not None else 1e9)
+        box.setValue(float(p.default))
+        return box
     if p.type in ("int", "float") and p.min is not None and p.max is not None and p.max - p.min <= SLIDER_SPAN:
         return _slider(p)
     if p.type == "int":
@@ -228,11 +235,21 @@ def _slider(p: Param) -> QWidget:
         slider.setPageStep(max(p.multiple_of or 1, (int(p.max) - int(p.min)) // 10))
         slider.setValue(int(p.default) if p.default is not None else 512 if p.multiple_of else int(p.min))
     else:
-        slider = LabeledSlider(decimals=2 if p.max - p.min <= 10 else 1)
+        slider = LabeledSlider(decimals=_slider_decimals(p))
         slider.setRange(float(p.min), float(p.max))
         slider.setSingleStep(0.05 if p.max - p.min <= 5 else 0.5)
         slider.setValue(float(p.default) if p.default is not None else float(p.min))
     return slider
+
+
+def _slider_decimals(p: Param) -> int:
+    return 2 if p.max - p.min <= 10 else 1
+
+
+def _decimals(value: float) -> int:
+    """How many decimals a value is written with (0.999: 3)."""
+    text = repr(float(value))
+    return 0 if "e" in text else len(text.partition(".")[2].rstrip("0"))
 
 
 def _text(value) -> str:

@@ -13,8 +13,8 @@ class Worker(QObject):
         super().__init__()  # no parent: the running task keeps this object alive, not a widget
         self._call = lambda: func(*args, **kwargs)
 
-    def start(self) -> None:
-        QThreadPool.globalInstance().start(self._run)
+    def start(self, pool: QThreadPool | None = None) -> None:
+        (pool or QThreadPool.globalInstance()).start(self._run)
 
     def _run(self) -> None:
         try:
