@@ -16,6 +16,7 @@ from tests.hubfake import env  # noqa: F401  (fixture: empty ASSETSMITH_HOME and
 STARTERS = {"gan": (GanEngine, "generator.safetensors"), "vae": (VaeEngine, "vae.safetensors")}
 MAX_BYTES = 6_000_000  # a starter stays small: the repository must stay light
 SHIPPED = {"model.json", "CARD.md", "LICENSE-DATA.md"}  # plus the weights: no data, no checkpoints
+NAME = "items64"  # both image starters: game-item icons (tools/starters/sprites.py)
 
 
 @pytest.fixture
@@ -32,8 +33,8 @@ def offline(env, monkeypatch):  # noqa: F811
 def test_the_default_model_is_the_shipped_starter(engine):
     engine_cls, weights = STARTERS[engine]
     resolved = models.resolve(None, engine_cls)
-    assert resolved.ref == engine_cls.default_model == f"starter:{engine}/emoji64"
-    assert resolved.path == models.RESOURCES / "models" / engine / "emoji64"
+    assert resolved.ref == engine_cls.default_model == f"starter:{engine}/{NAME}"
+    assert resolved.path == models.RESOURCES / "models" / engine / NAME
     assert engine_cls.accepts(resolved.path)
     listed = [m["ref"] for m in models.list_models(engine_cls) if m["source"] == "starter"]
     assert engine_cls.default_model in listed
@@ -42,7 +43,7 @@ def test_the_default_model_is_the_shipped_starter(engine):
 @pytest.mark.parametrize("engine", sorted(STARTERS))
 def test_a_starter_folder_is_small_and_says_what_it_is(engine):
     _, weights = STARTERS[engine]
-    folder = models.RESOURCES / "models" / engine / "emoji64"
+    folder = models.RESOURCES / "models" / engine / NAME
     files = {p.name: p for p in folder.iterdir()}
     assert set(files) == SHIPPED | {weights}
     assert sum(p.stat().st_size for p in files.values()) < MAX_BYTES
@@ -50,7 +51,7 @@ def test_a_starter_folder_is_small_and_says_what_it_is(engine):
     assert "Training time" in card and "FID" in card and "KID" in card and f"tools/starters/{engine}_icons.py" in card
     if engine == "vae":
         assert "SSIM" in card and "PSNR" in card
-    assert "Apache-2.0" in licence and "fonts-noto-color-emoji" in licence
+    assert "CC0" in licence and "tools/starters/sprites.py" in licence
     trained = json.loads(files["model.json"].read_text())["trained"]
     assert trained["metrics"]["feature_net"] == "assetsmith-randconv-v1" and trained["steps"] > 0
 
@@ -63,8 +64,8 @@ def test_generate_with_no_model_then_remake_identically(engine, offline, tmp_pat
     generation = json.loads(capsys.readouterr().out)
     recipe = generation["recipe"]
     assert generation["status"] == "finished" and len(generation["outputs"]) == 4
-    assert recipe["model"] == f"starter:{engine}/emoji64"  # the portable form, not this clone's path
-    assert recipe["model_hash"] == models.content_hash(models.RESOURCES / "models" / engine / "emoji64")
+    assert recipe["model"] == f"starter:{engine}/{NAME}"  # the portable form, not this clone's path
+    assert recipe["model_hash"] == models.content_hash(models.RESOURCES / "models" / engine / NAME)
     images = [np.asarray(Image.open(path)) for path in generation["outputs"]]
     assert all(image.shape == (64, 64, 4) for image in images)
     assert len({image.tobytes() for image in images}) == 4  # four seeds, four different icons

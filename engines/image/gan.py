@@ -214,7 +214,7 @@ class GanEngine:
     modality = "image"
     takes_prompt = False
     inputs = ()
-    default_model = "starter:gan/emoji64"  # shipped in resources/models/ (tools/starters/)
+    default_model = "starter:gan/items64"  # shipped in resources/models/ (tools/starters/)
     params = (
         TRUNCATION,
         *VARIATION,

@@ -92,7 +92,7 @@ class VaeEngine:
     modality = "image"
     takes_prompt = False
     inputs = ("init_image",)
-    default_model = "starter:vae/emoji64"  # shipped in resources/models/ (tools/starters/)
+    default_model = "starter:vae/items64"  # shipped in resources/models/ (tools/starters/)
     params = (
         TRUNCATION,
         *VARIATION,

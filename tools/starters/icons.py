@@ -1,10 +1,14 @@
 """What the image starter scripts (gan_icons.py, vae_icons.py) share: the training data, a run
 through the app's own training harness, the shipped model folder and the README's sample grid.
 
-The data is the Noto colour emoji font (Debian `fonts-noto-color-emoji`: artwork Apache-2.0,
-font OFL-1.1) rendered with Pillow, one 64x64 RGBA PNG per single-codepoint emoji: a varied set
-of colourful icons with transparent backgrounds. The data stays in the work folder (outside the
-repository); only the trained weights, model.json, CARD.md and LICENSE-DATA.md ship.
+The data is our own: 64x64 RGBA game-item icons (potions, gems, coins, swords, shields, hearts,
+keys, mushrooms) drawn by `sprites.py` beside this script, in the style of inventory icons.
+Procedural items replaced the Noto emoji of the first starters (2026-12-01): 1,248 emoji of a
+thousand different subjects were too varied for a small GAN or VAE to learn in an hour of
+CPU, and its samples stayed colourful blobs; eight kinds of item with strong, consistent
+silhouettes and endless variation in colour and proportion are learnt recognisably. The data
+stays in the work folder (outside the repository); only the trained weights, model.json,
+CARD.md and LICENSE-DATA.md ship.
 
 Training is `studio.training.TrainingProcess`, the same child process (`python -m engines.train
 RUN_DIR`) that `assetsmith train` and the Train workspace start: no loop of its own here.
@@ -16,88 +20,26 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere: the app's packages import
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sprites  # noqa: E402  (beside this script)
 
-EMOJI_PACKAGE = "fonts-noto-color-emoji"
-EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
-EMOJI_SIZE = 109  # the one size a CBDT bitmap font renders at (136x128 px glyphs)
-# Blocks holding single-codepoint emoji; flags, keycaps and ZWJ sequences are left out.
-EMOJI_BLOCKS = ((0x2600, 0x27BF), (0x1F300, 0x1F5FF), (0x1F600, 0x1F64F), (0x1F680, 0x1F6FF),
-                (0x1F900, 0x1F9FF), (0x1FA70, 0x1FAFF))
+PER_KIND = 500  # icons of each kind: 4,000 in all
 DEFAULT_WORK = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "assetsmith-starters"
 # One CPU thread for training and the sample grids: on this busy shared 2-core machine two
 # threads made trainer steps 4-10x slower than one (OpenMP waits for a thread that another
 # process holds; bench/README.md saw the same for the audio engines).
 THREADS = 1
-HEAVY_LOCK = "/tmp/assetsmith-heavy.lock"  # the shared development machine's lock for long runs
 
 
-def ensure_package(package: str, path: Path) -> None:
-    """Install a Debian package with apt-get when the file it provides is missing."""
-    if path.exists():
-        return
-    if shutil.which("apt-get") is None:
-        sys.exit(f"{path} is missing and there is no apt-get here: install {package} (or its files) first")
-    if os.geteuid() != 0:
-        sys.exit(f"{path} is missing: install it with `sudo apt-get install {package}`")
-    print(f"installing {package} with apt-get ...", file=sys.stderr)
-    if subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", package]).returncode != 0:
-        subprocess.run(["apt-get", "update"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", package], check=True)
-    if not path.exists():
-        sys.exit(f"{package} is installed but {path} is still missing")
-
-
-def emoji_folder(work: Path, size: int = 64) -> Path:
-    """The emoji rendered to size x size RGBA PNGs in work/emoji-SIZE/ (made once)."""
-    folder = work / f"emoji-{size}"
-    done = work / f"emoji-{size}.json"  # beside the folder: the data scan would report it as a skipped file
-    if done.is_file():
-        return folder
-    ensure_package(EMOJI_PACKAGE, EMOJI_FONT)
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.truetype(str(EMOJI_FONT), EMOJI_SIZE)
-
-    def render(text: str) -> Image.Image:
-        image = Image.new("RGBA", (136, 128), (0, 0, 0, 0))
-        ImageDraw.Draw(image).text((0, 0), text, font=font, embedded_color=True)
-        return image
-
-    missing = np.asarray(render(chr(0xE000)))  # a private-use codepoint: what "no glyph" looks like
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    count = 0
-    for first, last in EMOJI_BLOCKS:
-        for codepoint in range(first, last + 1):
-            glyph = render(chr(codepoint))
-            pixels = np.asarray(glyph)
-            if not pixels[..., 3].any() or np.array_equal(pixels, missing):
-                continue
-            _square(glyph, size).save(folder / f"u{codepoint:05X}.png")
-            count += 1
-    done.write_text(json.dumps({"images": count, "font": str(EMOJI_FONT), "size": size}))
-    print(f"{count} emoji rendered to {folder}", file=sys.stderr)
-    return folder
-
-
-def _square(glyph, size: int):
-    """The glyph cropped to its opaque pixels, centred on a transparent square with a small
-    margin, resized (Pillow premultiplies alpha when it resamples RGBA)."""
-    from PIL import Image
-
-    glyph = glyph.crop(glyph.getchannel("A").getbbox())
-    side = int(max(glyph.size) * 1.06)
-    canvas = Image.new("RGBA", (side, side), (0, 0, 0, 0))
-    canvas.paste(glyph, ((side - glyph.width) // 2, (side - glyph.height) // 2))
-    return canvas.resize((size, size), Image.Resampling.LANCZOS)
+def items_folder(work: Path, size: int = 64) -> Path:
+    """The item icons in work/items-SIZE/ (drawn once; sprites.py keeps a marker beside it)."""
+    return sprites.sprite_folder(work / f"items-{size}", per_kind=PER_KIND, size=size, seed=0)
 
 
 # -- training, through the app's harness --------------------------------------------------------
@@ -184,11 +126,16 @@ def latest_run(work: Path, engine: str, name: str) -> dict:
 def real_floor(data: Path, channels: int, seed: int = 0) -> dict:
     """FID/KID between the training and validation images themselves: the best a generator
     could score in this feature space with this many images (the figures' floor)."""
+    import numpy as np
+
     from engines.data import DataOptions, prepare, to_tensor
     from engines.train import evaluate
 
     dataset = prepare(data, DataOptions(resolution=64, channels=channels, split_seed=seed))
-    return evaluate.fid_kid(to_tensor(dataset.val), to_tensor(dataset.train[:256]))
+    # As many training images as the evaluation generates, drawn at random: the training list is
+    # in file order, and its first 256 were all coins (a floor of 0.41, where a random 256 give 0.08).
+    chosen = np.random.default_rng(seed).permutation(len(dataset.train))[:256]
+    return evaluate.fid_kid(to_tensor(dataset.val), to_tensor(dataset.train[chosen]))
 
 
 # -- the shipped folder -------------------------------------------------------------------------
@@ -252,18 +199,14 @@ def _threads(run: dict) -> str:
     return "one thread (faster than two on this busy machine)" if n == 1 else f"{n} threads"
 
 
-EMOJI_LICENCE = """# Training data of this model
+LICENCE = """# Training data of this model
 
-The model was trained on images rendered from one source, and on nothing else:
-
-| source | licence | what was used |
-|---|---|---|
-| Noto Color Emoji (Debian package `fonts-noto-color-emoji` {version}, upstream https://github.com/googlefonts/noto-emoji) | artwork and tools: Apache-2.0; the font file: SIL Open Font License 1.1. Copyright 2013-2017 Google Inc., Arjen Nienhuis (from the package's `/usr/share/doc/fonts-noto-color-emoji/copyright`) | {count} single-codepoint emoji ({blocks}) rendered with Pillow at size 109, cropped to their opaque pixels, centred on a transparent square and resized to 64x64 RGBA |
-
-The OFL's conditions bind the font software and its modified versions; by its own terms they
-do not apply to documents created with the font, such as the rendered images. The Apache-2.0
-artwork allows derivative works, which this model is, provided the notice above is kept.
-No image of the set ships with the model: only the trained weights.
+The model was trained on {count} 64x64 RGBA game-item icons ({kinds}; {per_kind} of each),
+drawn for it by `tools/starters/sprites.py` in this repository (seed {seed}), and on nothing
+else. The drawings are procedural, made by our own code from no other artwork: they and this
+model are dedicated to the public domain (CC0 1.0,
+https://creativecommons.org/publicdomain/zero/1.0/). No image of the set ships with the model:
+only the trained weights.
 
 The data was made and the model trained by `{script}` in this repository.
 """
@@ -271,10 +214,8 @@ The data was made and the model trained by `{script}` in this repository.
 
 def licence_text(script: str, data: Path) -> str:
     done = json.loads(data.with_name(data.name + ".json").read_text())
-    version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", EMOJI_PACKAGE], capture_output=True,
-                             text=True).stdout.strip() or "(version unknown)"
-    blocks = ", ".join(f"U+{a:04X}-U+{b:04X}" for a, b in EMOJI_BLOCKS)
-    return EMOJI_LICENCE.format(version=version, count=done["images"], blocks=blocks, script=script)
+    return LICENCE.format(count=done["count"], kinds=", ".join(sprites.KINDS), per_kind=done["per_kind"],
+                          seed=done["seed"], script=script)
 
 
 # -- the README's sample grid -------------------------------------------------------------------
@@ -284,18 +225,43 @@ def sample_grid(engine_name: str, ref: str, out: Path, seeds: range, columns: in
     order, on a light checkerboard that shows their transparency, upscaled for the README."""
     from PIL import Image
 
-    from engines import devices, registry
     from engines.api import NullEvents, Request
+
+    engine = _loaded(engine_name, ref)
+    outputs = engine.generate(Request(engine=engine_name, model=ref, seed=seeds.start, count=len(seeds)),
+                              NullEvents())
+    _grid([Image.fromarray(o.data) for o in outputs], out, columns, scale)
+    print(f"{out.relative_to(REPO)}: {len(outputs)} samples of {ref}, seeds {seeds.start}-{seeds.stop - 1}",
+          file=sys.stderr)
+    return out
+
+
+def _loaded(engine_name: str, ref: str):
+    """The engine with the shipped model loaded, on the CPU, as a generation loads it."""
+    from engines import devices, registry
     from studio import models
 
     devices.set_threads(THREADS)
     engine_cls = registry.get(engine_name)
-    model = models.resolve(ref, engine_cls)
     engine = engine_cls()
-    engine.load(str(model.path), "cpu")
-    outputs = engine.generate(Request(engine=engine_name, model=model.ref, seed=seeds.start, count=len(seeds)),
-                              NullEvents())
-    tiles = [Image.fromarray(o.data) for o in outputs]
+    engine.load(str(models.resolve(ref, engine_cls).path), "cpu")
+    return engine
+
+
+def data_grid(data: Path, out: Path, per_kind: int = 4, columns: int = 8, scale: int = 2) -> Path:
+    """The first training icons of each kind, shown as the sample grids are (what the models learnt from)."""
+    from PIL import Image
+
+    _grid([Image.open(data / f"{kind}-{i:04d}.png") for kind in sprites.KINDS for i in range(per_kind)],
+          out, columns, scale)
+    print(f"{out.relative_to(REPO)}: {per_kind} training icons of each kind", file=sys.stderr)
+    return out
+
+
+def _grid(tiles: list, out: Path, columns: int, scale: int) -> None:
+    """Tiles in rows on a light checkerboard that shows their transparency, upscaled (nearest)."""
+    from PIL import Image
+
     side, gap = tiles[0].width, 4
     rows = -(-len(tiles) // columns)
     sheet = Image.new("RGBA", (columns * (side + gap) + gap, rows * (side + gap) + gap), (255, 255, 255, 255))
@@ -306,40 +272,24 @@ def sample_grid(engine_name: str, ref: str, out: Path, seeds: range, columns: in
     sheet = sheet.convert("RGB").resize((sheet.width * scale, sheet.height * scale), Image.Resampling.NEAREST)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, optimize=True)
-    print(f"{out.relative_to(REPO)}: {len(tiles)} samples of {ref}, seeds {seeds.start}-{seeds.stop - 1}",
-          file=sys.stderr)
-    return out
 
 
 def reconstruction_strip(ref: str, run: dict, out: Path, count: int = 8, scale: int = 2) -> Path:
-    """Held-out validation emoji (top row) and the VAE's reconstructions of them through
+    """Held-out validation icons (top row) and the VAE's reconstructions of them through
     `init_image` (bottom row), as the engine makes them."""
     from PIL import Image
 
-    from engines import devices, registry
     from engines.api import NullEvents, Request
-    from studio import models
 
-    devices.set_threads(THREADS)
-    engine_cls = registry.get("vae")
-    model = models.resolve(ref, engine_cls)
-    engine = engine_cls()
-    engine.load(str(model.path), "cpu")
+    engine = _loaded("vae", ref)
     report = json.loads((Path(run["run"]) / "data" / "report.json").read_text())
     files = report["val_files"][::max(1, len(report["val_files"]) // count)][:count]
     folder = Path(report["folder"])
-    side, gap = 64, 4
-    sheet = Image.new("RGBA", (count * (side + gap) + gap, 2 * (side + gap) + gap), (255, 255, 255, 255))
-    for i, name in enumerate(files):
-        (output,) = engine.generate(Request(engine="vae", model=model.ref, seed=0,
-                                            params={"init_image": str(folder / name)}), NullEvents())
-        x = gap + i * (side + gap)
-        for row, tile in enumerate((Image.open(folder / name).convert("RGBA"), Image.fromarray(output.data))):
-            y = gap + row * (side + gap)
-            sheet.paste(_checkerboard(side), (x, y))
-            sheet.alpha_composite(tile.convert("RGBA"), (x, y))
-    sheet = sheet.convert("RGB").resize((sheet.width * scale, sheet.height * scale), Image.Resampling.NEAREST)
-    sheet.save(out, optimize=True)
+    originals = [Image.open(folder / name) for name in files]
+    remade = [Image.fromarray(engine.generate(Request(engine="vae", model=ref, seed=0,
+                                                      params={"init_image": str(folder / name)}),
+                                              NullEvents())[0].data) for name in files]
+    _grid(originals + remade, out, len(files), scale)
     print(f"{out.relative_to(REPO)}: {len(files)} validation images and their reconstructions", file=sys.stderr)
     return out
 
@@ -367,7 +317,7 @@ def main(argv: list[str] | None, engine: str, name: str, script: str, params: di
                         help="instead of --steps: as many steps as fit this many minutes now (timed first)")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the measure run")
     args = parser.parse_args(argv)
-    data = emoji_folder(args.work) if args.command != "media" else None
+    data = items_folder(args.work)
     if args.command == "measure":
         train(engine, data, {**params, "steps": 10**6, "sample_every": 0}, args.work, name + "-measure",
               seconds=args.seconds)
@@ -380,6 +330,7 @@ def main(argv: list[str] | None, engine: str, name: str, script: str, params: di
         ship(run, engine, name, card(run, floor), licence_text(script, data))
     if args.command in ("media", "all"):
         media = REPO / "docs" / "starters"
+        data_grid(data, media / "items64-data.png")  # the same file from either script
         sample_grid(engine, f"starter:{engine}/{name}", media / f"{engine}-{name}.png", range(0, 32))
         if engine == "vae":
             reconstruction_strip(f"starter:{engine}/{name}", latest_run(args.work, engine, name),

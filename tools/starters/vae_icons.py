@@ -1,11 +1,11 @@
-"""The starter VAE, `starter:vae/emoji64`: a convolutional VAE of 64x64 RGBA icons, trained on
-the Noto colour emoji through the app's own training harness.
+"""The starter VAE, `starter:vae/items64`: a convolutional VAE of 64x64 RGBA game-item icons,
+trained on our own procedural icons (sprites.py) through the app's own training harness.
 
-    python tools/starters/vae_icons.py data              # render the emoji (installs the font package)
+    python tools/starters/vae_icons.py data              # draw the item icons (tools/starters/sprites.py)
     python tools/starters/vae_icons.py measure [--seconds 30]   # training throughput here
     python tools/starters/vae_icons.py train [--steps N | --minutes M]   # the real run
-    python tools/starters/vae_icons.py ship              # newest finished run -> resources/models/vae/emoji64/
-    python tools/starters/vae_icons.py media             # docs/starters/vae-emoji64.png (the README's grid)
+    python tools/starters/vae_icons.py ship              # newest finished run -> resources/models/vae/items64/
+    python tools/starters/vae_icons.py media             # docs/starters/vae-items64.png (the README's grid)
     python tools/starters/vae_icons.py all [--steps N | --minutes M]     # all of the above but measure
 
 The data and the runs live in --work (default ~/.cache/assetsmith-starters), never in the
@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import icons  # noqa: E402  (beside this script)
 
-ENGINE, NAME = "vae", "emoji64"
+ENGINE, NAME = "vae", "items64"
 SCRIPT = "tools/starters/vae_icons.py"
 # The shipped settings: width 24 and a 32-dim latent keep the weights near 4 MB. kl_weight 4
 # (a beta-VAE), batch 32: with kl_weight 1 a 700-step run left the posteriors far from N(0, I)
@@ -27,12 +27,13 @@ SCRIPT = "tools/starters/vae_icons.py"
 # the stronger KL term pulls the posteriors towards the prior the samples come from.
 PARAMS = {
     "resolution": 64, "channels": 4, "width": 24, "latent_dim": 32, "kl_weight": 4.0,
-    "batch_size": 32, "lr": 1e-3, "flips": True, "seed": 0, "val_fraction": 0.1, "eval_samples": 256,
+    "batch_size": 32, "lr": 1e-3, "flips": False, "near_duplicate_distance": 0, "seed": 0, "val_fraction": 0.1,
+    "eval_samples": 256,
     "sample_every": 1000, "eval_every": 0, "checkpoint_every": 1000,
 }
-STEPS = 8000  # the shipped run's (about 23 minutes here, beside the GAN's run); see CARD.md
-SIZING = ("The step count was picked to fill about 20 minutes here while the other image starter "
-          "trained beside it, one thread each (a `--minutes` timing first, then `--steps`).")
+STEPS = 24550  # the shipped run's (`--minutes 60`, beside the GAN's run); see CARD.md
+SIZING = ("The step count was picked by `--minutes 60` (a 25 s timing, then the steps that fit "
+          "60 minutes with 30 % to spare) while the GAN starter trained beside it, one thread each.")
 
 
 def card(run: dict, floor: dict) -> str:
@@ -40,40 +41,39 @@ def card(run: dict, floor: dict) -> str:
     reconstruction = (f"\nReconstructions of the validation images through the posterior mean "
                       f"(`--param init_image=FILE`): SSIM {m['ssim']:.3f}, PSNR {m['psnr']:.2f} dB, "
                       f"MSE {m['mse']:.4f} (all four channels, in [0, 1]).\n")
-    return f"""# starter:vae/{NAME} — 64x64 RGBA icons (VAE)
+    return f"""# starter:vae/{NAME} — 64x64 RGBA game-item icons (VAE)
 
-A small variational autoencoder of 64x64 RGBA icons with transparent backgrounds, learnt from
-the Noto colour emoji. It ships so that a fresh install makes real images with no download
-(`assetsmith generate --engine vae --seed 5 --count 4 --project P`). What it does
-well: its **reconstructions** (`--param init_image=FILE`) keep an icon's outline and main
-colours, softened and mottled, which makes it a fast, seeded "make this look like an emoji
-icon" filter, and `variation_seed` / `variation_strength` vary such a reconstruction. Its
-**samples from the prior** (no init_image) are soft, mostly round icon-sized shapes in the
-emoji palette on transparency: many yellow, some with dark spots where a face's eyes and mouth
-would be, others green, blue or red; abstract placeholders rather than recognisable icons.
-The KL term weighted 4 (a beta-VAE) keeps the posteriors near the N(0, I) that `generate`
-samples from (posterior means within 0.24 of zero, total variance 1.1-2.3 per latent
-dimension, measured on the training set; a 700-step run with kl_weight 1 left them off by up
-to 1.1, and its prior samples were shapeless orange blobs). Train it longer, or train your own
+A small variational autoencoder of 64x64 RGBA inventory icons with transparent backgrounds:
+potions, gems, coins, swords, shields, hearts, keys and mushrooms, learnt from icons our own
+script draws (`tools/starters/sprites.py`). It ships so that a fresh install makes real
+images with no download (`assetsmith generate --engine vae --seed 5 --count 4 --project P`).
+Its **samples from the prior** (no init_image) are soft item silhouettes with a dark outline
+on transparency: most seeds give a recognisable kind (a heart, a mushroom, a key, a sword, a
+shield or a potion), blurred and with mottled colour, as a VAE's samples are; use them as
+placeholders or as starting points to paint over. Its **reconstructions**
+(`--param init_image=FILE`) keep an icon's outline and main colours, softened, and
+`variation_seed` / `variation_strength` vary such a reconstruction. The KL term is weighted 4
+(a beta-VAE), which keeps the posteriors near the N(0, I) that `generate` samples from (with
+kl_weight 1 an earlier run's prior samples were shapeless). Train it longer, or train your own
 in the Train workspace.
 
 ![samples](../../../../docs/starters/vae-{NAME}.png)
 
-Held-out emoji (top) and their reconstructions (bottom):
+Held-out icons (top) and their reconstructions (bottom):
 
 ![reconstructions](../../../../docs/starters/vae-{NAME}-reconstructions.png)
 
 ## Data
 
-{run['data']} — the emoji set rendered to 64x64 RGBA by `{SCRIPT} data`
-(see LICENSE-DATA.md for the sources and licences).
+{run['data']} — {icons.PER_KIND} icons of each of the eight kinds, drawn by
+`tools/starters/sprites.py` (through `{SCRIPT} data`; see LICENSE-DATA.md: CC0).
 
 ## Settings
 
 Engine `vae`, trained by the app's harness (`python -m engines.train`, the same as `assetsmith
 train --engine vae`): {p['resolution']}x{p['resolution']} RGBA, width {p['width']}, latent
-{p['latent_dim']}, kl_weight {p['kl_weight']}, batch {p['batch_size']}, Adam lr {p['lr']}, horizontal
-flips; {run['steps']} steps, seed {p['seed']}, CPU.
+{p['latent_dim']}, kl_weight {p['kl_weight']}, batch {p['batch_size']}, Adam lr {p['lr']}, no flips
+(inventory icons face one way), exact duplicates only removed; {run['steps']} steps, seed {p['seed']}, CPU.
 
 {icons.card_sections(run, floor, SCRIPT, "vae.safetensors", SIZING, extra_rows=reconstruction)}"""
 
