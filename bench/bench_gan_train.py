@@ -71,7 +71,8 @@ def images_per_s(ends: list[float]) -> float:
 
 def ours(data: Path, workdir: Path, steps: int, round_: int) -> float:
     params = {"steps": steps, "batch_size": BATCH, "resolution": SIZE, "g_width": WIDTH, "d_width": WIDTH,
-              "latent_dim": NZ, "d_norm": "batch", "g_ema": 0.0, "flips": False, "val_fraction": 0.0, "near_duplicate_distance": 0,
+              "latent_dim": NZ, "d_norm": "batch", "g_ema": 0.0, "flips": False, "val_fraction": 0.0,
+              "near_duplicate_distance": 0,
               "checkpoint_every": 10_000, "sample_every": 0, "eval_every": 0, "eval_samples": 2,
               "threads": torch.get_num_threads()}
     return images_per_s(timed_run(workdir, round_, "gan", data, params))

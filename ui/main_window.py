@@ -423,7 +423,8 @@ class MainWindow(QMainWindow):
     def event(self, event) -> bool:
         if event.type() == QEvent.Paint and not self._painted:
             self._painted = True
-            QTimer.singleShot(0, lambda: self._shut_down or self._device_worker.start(self._imports))  # after this paint
+            # After this paint.
+            QTimer.singleShot(0, lambda: self._shut_down or self._device_worker.start(self._imports))
         return super().event(event)
 
     def shutdown(self) -> None:

@@ -193,7 +193,7 @@ def _editor(p: Param) -> QWidget:
             and _decimals(p.default) > _slider_decimals(p)):
         # A decay of 0.999: a slider's two decimals would make it 1.00.
         box = QDoubleSpinBox(decimals=_decimals(p.default) + 1, singleStep=10.0 ** -_decimals(p.default))
-        box.setRange(p.min if p.min is not None else -1e9, p.max if p.max is not None else 1e9)
+        box.setRange(p.min, p.max)
         box.setValue(float(p.default))
         return box
     if p.type in ("int", "float") and p.min is not None and p.max is not None and p.max - p.min <= SLIDER_SPAN:
