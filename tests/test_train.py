@@ -171,7 +171,7 @@ def test_stop_then_resume_in_child_processes_registers_the_model(tmp_path, image
     for event in run.events():
         seen.append(event)
         if event["event"] == "step" and event["step"] == 2:
-            assert run.stop(timeout=60) == 0
+            assert run.stop(timeout=60) == 0, (run.folder / "stderr.log").read_text()[-4000:]
     assert seen[-1]["event"] == "stopped" and seen[-2]["event"] == "checkpoint"
     described = training.describe_run(run.folder)
     assert described["state"] == "stopped" and described["step"] >= 2 and described["model"] is None
@@ -250,7 +250,7 @@ def test_two_processes_train_data_parallel_under_accelerate_launch(tmp_path, ima
     for event in run.events():
         seen.append(event)
         if event["event"] == "step" and event["step"] == 3:
-            assert run.stop(timeout=60) == 0
+            assert run.stop(timeout=60) == 0, (run.folder / "stderr.log").read_text()[-4000:]
     kinds = [e["event"] for e in seen]
     assert seen[0]["event"] == "started" and seen[0]["processes"] == 2, (kinds, (run.folder / "stderr.log").read_text())
     assert kinds.count("started") == 1 and kinds[-1] == "stopped" and "checkpoint" in kinds  # one voice: the lead's
