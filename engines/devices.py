@@ -1,6 +1,7 @@
 """Devices, dtypes, threads and library versions. torch is imported inside the functions."""
 from __future__ import annotations
 
+import functools
 import gc
 import re
 
@@ -45,7 +46,10 @@ def torch_dtype(name: str):
     return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[name]
 
 
-def threads() -> int:
+@functools.cache
+def automatic_threads() -> int:
+    """torch's own thread count (the physical cores, or OMP_NUM_THREADS), read once: before
+    the first job sets another."""
     import torch
 
     return torch.get_num_threads()
@@ -67,6 +71,14 @@ def set_threads(n: int) -> None:
 
 
 def versions() -> dict[str, str]:
+    """The libraries' versions (a copy: a recipe keeps its own)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    # Read once: the metadata is 50 ms of Python holding its lock (a job's first step stalled
+    # the window), and what runs is what was imported, even if a newer one is installed since.
     from importlib import metadata
 
     found = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engines import devices
 from engines.api import ParamError, Request, describe
-from studio import cli_models, cli_train, models
+from studio import cli_models, cli_train, models, settings
 from studio.project import Project, ProjectError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                      help="engine parameter; VALUE is parsed as JSON when it parses, else taken as text")
     gen.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    gen.add_argument("--threads", type=int, help="CPU threads (recorded: it changes the bits on CPU)")
+    gen.add_argument("--threads", type=int,
+                     help="CPU threads (default: the `threads` setting; recorded: it changes the bits on CPU)")
     _project_arg(gen)
 
     remake = sub.add_parser("remake", help="re-run a recorded generation and say whether it is identical")
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True, type=Path, help="file to write; its suffix picks the format")
     exp.add_argument("--format", choices=("txt", "json", "csv"), help="format, when the suffix does not say")
     _project_arg(exp)
+    threads = sub.add_parser("threads", help="show or set the CPU thread count that generations and training "
+                                             "use unless told otherwise (the window's too)")
+    threads.add_argument("count", nargs="?", help="a number, or auto for torch's own (the physical cores)")
     cli_train.add_parser(sub)
     cli_models.add_parser(sub)
     return parser
@@ -280,6 +284,26 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
+def cmd_threads(args) -> int:
+    if args.count is not None:
+        count = 0 if args.count == "auto" else _whole_number(args.count)
+        try:
+            settings.set_threads(count)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+    chosen = settings.threads()
+    print(f"CPU threads: {chosen}" if chosen else f"CPU threads: auto ({os.cpu_count()} logical cores here; "
+          "torch takes the physical ones)")
+    return EXIT_OK
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise BadInput(f"threads must be a whole number or auto, got {text!r}") from None
+
+
 COMMAND_FUNCS = {
     "generate": cmd_generate,
     "remake": cmd_remake,
@@ -287,6 +311,7 @@ COMMAND_FUNCS = {
     "list": cmd_list,
     "engines": cmd_engines,
     "export": cmd_export,
+    "threads": cmd_threads,
     "train": cli_train.cmd_train,
     "models": cli_models.cmd_models,
 }

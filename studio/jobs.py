@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from engines import devices, registry
 from engines.api import SEED_MAX, Cancelled, EngineError, Output, ParamError, Request, check_request
-from studio import inputs, models
+from studio import inputs, models, settings
 
 if TYPE_CHECKING:
     from studio.project import Project
@@ -150,7 +150,6 @@ class JobRunner:
         self._jobs: dict[int, Job] = {}
         self._listeners: list[Callable[[JobEvent], None]] = []
         self._closed = False
-        self._default_threads: int | None = None
 
     # -- events ---------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[JobEvent], None]) -> Callable[[], None]:
@@ -236,6 +235,7 @@ class JobRunner:
         runs: its model's objects would be frozen too, and never collected after an unload."""
         with pause_collector():
             device = devices.resolve("auto")  # imports torch
+            devices.automatic_threads(), devices.versions()  # read once, here rather than in the first job
             for name in engine_names:
                 warm = getattr(registry.get(name), "warm_up", None)
                 if warm is not None:
@@ -318,10 +318,8 @@ class JobRunner:
         self._emit(JobEvent("started", job.id))
         try:
             engine_cls = registry.get(job.request.engine)
-            if self._default_threads is None:
-                self._default_threads = devices.threads()
             # The CPU thread count changes the bits: a re-make runs with the recorded one.
-            threads = job.threads or self._default_threads
+            threads = job.threads or settings.threads() or devices.automatic_threads()
             devices.set_threads(threads)
             device = devices.resolve(job.device)  # the queue's device; "auto" found on this thread
             job.runtime = self._runtime(job, threads, device)

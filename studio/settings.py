@@ -13,7 +13,9 @@ OFFLINE_ENV = "HF_HUB_OFFLINE"  # huggingface_hub's own switch; set in tests (te
 DEFAULTS = {
     "offline": False,  # True: no network call at all, not even to look a model up
     "model_folders": [],  # e.g. an AUTOMATIC1111 or ComfyUI models/ folder, used in place
+    "threads": 0,  # CPU threads for generations and training; 0: automatic (torch's, the physical cores)
 }
+THREADS_MAX = 1024
 
 
 def home() -> Path:
@@ -83,3 +85,17 @@ def add_model_folder(folder: str | Path) -> None:
 def remove_model_folder(folder: str | Path) -> None:
     folder = str(Path(folder).expanduser().resolve())
     save({"model_folders": [str(p) for p in model_folders() if str(p.resolve()) != folder]})
+
+
+def threads() -> int:
+    """The CPU thread count the window and the CLI use unless told otherwise; 0: automatic.
+    It changes the bits of a result on the CPU, so every recipe records the count it ran with
+    and a re-make uses that one, whatever this says."""
+    value = load()["threads"]
+    return value if 0 <= value <= THREADS_MAX else 0
+
+
+def set_threads(n: int) -> None:
+    if type(n) is not int or not 0 <= n <= THREADS_MAX:
+        raise ValueError(f"threads must be a whole number from 0 (automatic) to {THREADS_MAX}, got {n!r}")
+    save({"threads": n})

@@ -33,6 +33,7 @@ from typing import Iterator
 
 from engines.api import ParamError
 from engines.train import schema
+from studio import settings
 
 RUNS = "runs"
 STOP_TIMEOUT_S = 60.0
@@ -57,7 +58,10 @@ def run_dir(project_root: Path, run_id: str) -> Path:
 
 def create_run(project_root: Path, engine: str, data: str | Path, params: dict, name: str | None = None) -> Path:
     """Check everything that can be checked before a child starts, and write the run's
-    config.json. Bad input raises ParamError with the reason."""
+    config.json. Bad input raises ParamError with the reason. Threads left unset are the
+    `threads` setting, when one is set (the default the window and the CLI share)."""
+    if params.get("threads") is None and settings.threads():
+        params = {**params, "threads": settings.threads()}
     schema.resolve(engine, params)
     data = Path(data).expanduser()
     if not data.is_dir():

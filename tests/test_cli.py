@@ -266,6 +266,26 @@ def test_every_diffusion_mode_is_remade_identically(capsys, tmp_path, tiny_sd, m
     assert code == 0 and json.loads(out)["identical"] is True, err
 
 
+def test_threads_setting_is_the_default_and_a_remake_keeps_the_recorded_count(capsys, tmp_path, tiny_sd,
+                                                                             monkeypatch, restore_threads):
+    monkeypatch.setenv("ASSETSMITH_HOME", str(tmp_path / "home"))
+    assert run_cli(capsys, "threads")[1].startswith("CPU threads: auto")
+    assert run_cli(capsys, "threads", 1)[1].strip() == "CPU threads: 1"
+    first = generate(capsys, tmp_path / "P", tiny_sd)
+    assert first["recipe"]["runtime"]["threads"] == 1
+    assert generate(capsys, tmp_path / "P", tiny_sd, "--threads", 2)["recipe"]["runtime"]["threads"] == 2
+    run_cli(capsys, "threads", 2)
+    code, out, err = run_cli(capsys, "remake", first["generation_id"], "--project", tmp_path / "P")
+    remade = json.loads(out)
+    assert code == 0 and remade["identical"] is True, err
+    with Project.open(tmp_path / "P") as project:
+        assert project.get(remade["generation_id"]).recipe["runtime"]["threads"] == 1
+    for bad, message in (("x", "whole number or auto"), ("-1", "whole number from 0")):
+        code, _, err = run_cli(capsys, "threads", bad)
+        assert code == 2 and message in err and err.count("\n") == 1
+    assert run_cli(capsys, "threads", "auto")[1].startswith("CPU threads: auto")
+
+
 def test_the_launcher_knows_every_sub_command():
     """`assetsmith X` goes to the CLI when X is one of studio.COMMANDS, else opens the window."""
     import argparse

@@ -62,6 +62,13 @@ def test_finished_job_records_generation_and_events(runner, project, tiny_sd):
     assert generation.status == "finished"
     assert generation.recipe["runtime"]["threads"] >= 1
     assert len(generation.recipe["model_hash"]) == 64
+    # The versions are read once per process; each recipe holds a copy of its own.
+    versions = generation.recipe["runtime"]["versions"]
+    assert versions["torch"] and versions["diffusers"]
+    from engines import devices
+
+    devices.versions()["torch"] = "changed"
+    assert devices.versions() == versions
 
 
 def test_seed_is_resolved_before_queueing(runner, tiny_sd):

@@ -199,30 +199,45 @@ def test_settings_round_trip(env, tmp_path, monkeypatch):
     folder.mkdir()
     settings.add_model_folder(folder)
     settings.add_model_folder(folder)  # twice: listed once
-    assert json.loads((home / "settings.json").read_text()) == {"offline": True, "model_folders": [str(folder)]}
+    assert json.loads((home / "settings.json").read_text()) == {"offline": True, "model_folders": [str(folder)],
+                                                                 "threads": 0}
     assert settings.offline() is True and settings.model_folders() == [folder]
     settings.remove_model_folder(folder)
     settings.set_offline(False)
-    assert settings.load() == {"offline": False, "model_folders": []} and settings.offline() is False
+    assert settings.load() == {"offline": False, "model_folders": [], "threads": 0} and settings.offline() is False
     with pytest.raises(ValueError, match="not a folder"):
         settings.add_model_folder(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("text", ["{not json", "[1, 2]", "", '{"offline": "yes", "model_folders": "abc"}'])
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", "", '{"offline": "yes", "model_folders": "abc"}',
+                                  '{"threads": true}', '{"threads": 2.5}', '{"threads": "4"}'])
 def test_damaged_settings_read_as_defaults(env, monkeypatch, text):
     home, _ = env
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     (home / "settings.json").write_text(text)
     assert settings.load() == settings.DEFAULTS
-    assert settings.offline() is False and settings.model_folders() == []
+    assert settings.offline() is False and settings.model_folders() == [] and settings.threads() == 0
     settings.set_offline(True)  # and saving over it works
     assert settings.load()["offline"] is True
+
+
+def test_threads_setting_is_a_whole_number_from_zero_for_automatic(env):
+    home, _ = env
+    assert settings.threads() == 0
+    settings.set_threads(3)
+    assert settings.threads() == 3 and json.loads((home / "settings.json").read_text())["threads"] == 3
+    for bad in (-1, settings.THREADS_MAX + 1, 2.0, True, "4"):
+        with pytest.raises(ValueError, match="whole number from 0"):
+            settings.set_threads(bad)
+    assert settings.threads() == 3
+    (home / "settings.json").write_text('{"threads": -5}')  # hand-edited out of range: automatic
+    assert settings.threads() == 0
 
 
 def test_unknown_keys_in_file_are_dropped_and_unknown_setting_raises(env):
     home, _ = env
     (home / "settings.json").write_text('{"offline": true, "theme": "dark"}')
-    assert settings.load() == {"offline": True, "model_folders": []}
+    assert settings.load() == {"offline": True, "model_folders": [], "threads": 0}
     with pytest.raises(ValueError, match="unknown setting 'theme'"):
         settings.save({"theme": "light"})
 

@@ -162,6 +162,18 @@ def test_bad_parameters_and_folders_are_refused_before_a_child_starts(tmp_path, 
         training.TrainingProcess.resume(tmp_path, "20990101-000000-abcdef")
 
 
+def test_a_run_without_threads_takes_the_threads_setting(tmp_path, images, monkeypatch):
+    """One default for the window, the CLI and training; the run's config keeps the count."""
+    from studio import settings
+
+    monkeypatch.setenv("ASSETSMITH_HOME", str(tmp_path / "home"))
+    config = lambda folder: json.loads((folder / "config.json").read_text())["params"]  # noqa: E731
+    assert "threads" not in config(new_run(tmp_path / "a", "gan", images))  # automatic: the child's torch decides
+    settings.set_threads(1)
+    assert config(new_run(tmp_path / "b", "gan", images))["threads"] == 1
+    assert config(new_run(tmp_path / "c", "gan", images, threads=2))["threads"] == 2
+
+
 def test_stop_then_resume_in_child_processes_registers_the_model(tmp_path, images):
     root = tmp_path / "p.assetsmith"
     Project.open(root).close()

@@ -378,6 +378,93 @@ def test_labeled_slider_and_collapsible(qtbot):
     assert section.isExpanded() and section.content().isVisible()
 
 
+def test_progress_is_painted_with_the_window_not_at_each_step(qtbot):
+    """QProgressBar.setValue paints the bar at once; show_progress leaves it to the next update."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QProgressBar
+
+    from ui.widgets import show_progress
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):
+            self.count += event.type() == QEvent.Paint
+            return False
+
+    bar, paints = QProgressBar(maximum=20), Paints()
+    qtbot.addWidget(bar)
+    bar.installEventFilter(paints)
+    bar.resize(300, 24)
+    bar.show()
+    qtbot.waitUntil(lambda: paints.count >= 1)
+    qtbot.wait(50)
+    shown = paints.count
+    bar.setValue(1)
+    assert paints.count == shown + 1  # what Qt does on its own: the step waits for the bar's paint
+    show_progress(bar, 2, 20, "step 2 / 20")
+    assert paints.count == shown + 1 and bar.value() == 2 and bar.text() == "step 2 / 20"
+    qtbot.waitUntil(lambda: paints.count == shown + 2)  # then painted with the next update
+
+
+def test_after_first_paint_calls_once_and_stops_watching(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    from ui.widgets import AfterFirstPaint
+
+    label, calls = QLabel("x"), []
+    qtbot.addWidget(label)
+    watcher = AfterFirstPaint(label, lambda: calls.append(1))
+    qtbot.wait(20)
+    assert calls == []  # not shown: not painted
+    label.show()
+    qtbot.waitUntil(lambda: calls == [1])
+    label.repaint()
+    label.hide()
+    label.show()
+    qtbot.wait(50)
+    assert calls == [1] and watcher.parent() is label
+
+
+def test_the_window_runs_python_with_a_short_switch_interval(qtbot):
+    """The GUI thread waits for Python's lock at most this long while a job holds it."""
+    import sys
+
+    from ui import gc_guard
+
+    before = sys.getswitchinterval()
+    collector = GuiThreadGC()
+    assert sys.getswitchinterval() == pytest.approx(gc_guard.SWITCH_INTERVAL_S)
+    collector.stop()
+    assert sys.getswitchinterval() == pytest.approx(before)
+
+
+def test_preferences_set_the_thread_count_the_next_job_runs_with(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from studio import settings
+
+    monkeypatch.setenv("ASSETSMITH_HOME", str(tmp_path / "home"))
+    main = window.window()
+    qtbot.waitUntil(lambda: "CPU threads" in main.device_label.text(), timeout=120000)
+    automatic = main._automatic_threads
+    assert main.device_label.text().endswith(f"· {automatic} CPU threads")
+    dialog = main.show_preferences()
+    assert dialog.threads.value() == 0 and dialog.threads.text().startswith("Automatic")
+    dialog.threads.setValue(1)
+    dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.Ok).click()
+    assert settings.threads() == 1 and main.device_label.text().endswith("· 1 CPU threads")
+    window.params.set_value("num_steps", 2)
+    with qtbot.waitSignal(window.bridge.finished, timeout=60000):
+        window.generate()
+    (generation,) = window.project.query()
+    assert generation.recipe["runtime"]["threads"] == 1
+    dialog = main.show_preferences()
+    assert dialog.threads.value() == 1
+    dialog.reject()
+    assert settings.threads() == 1
+
+
 def test_qt_calls_keep_none_alive(qtbot):
     """PySide6 6.12.0 dropped a reference to None on every Qt call that returns nothing; on
     Python 3.11 a long session then died deallocating None. The pinned Qt must not."""

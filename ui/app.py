@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QStandardPaths, QTimer
+from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from studio.project import Project, ProjectError
@@ -46,28 +46,15 @@ def start_project(settings) -> Path:
     return default_project()
 
 
-class ScreenshotOnFirstPaint(QObject):
-    """Once the window has painted: the time since the process started on stdout, the
-    window saved as a PNG, then quit."""
+def screenshot_and_quit(window, path: Path) -> None:
+    """The time since the process started on stdout, the window saved as a PNG, then quit."""
+    import psutil
 
-    def __init__(self, window, path: Path):
-        super().__init__(window)
-        self.window, self.path, self.done = window, path, False
-
-    def eventFilter(self, obj, event) -> bool:
-        if event.type() == QEvent.Paint and not self.done:
-            self.done = True
-            QTimer.singleShot(0, self.finish)  # after this paint has reached the screen
-        return False
-
-    def finish(self) -> None:
-        import psutil
-
-        started = psutil.Process().create_time()
-        print(f"first paint {time.time() - started:.3f} s after the process started", flush=True)
-        if not self.window.grab().save(str(self.path)):
-            print(f"could not save {self.path}", file=sys.stderr)
-        self.window.close()
+    started = psutil.Process().create_time()
+    print(f"first paint {time.time() - started:.3f} s after the process started", flush=True)
+    if not window.grab().save(str(path)):
+        print(f"could not save {path}", file=sys.stderr)
+    window.close()
 
 
 def run(argv: list[str]) -> int:
@@ -87,6 +74,7 @@ def run(argv: list[str]) -> int:
     from ui import theme
     from ui.gc_guard import GuiThreadGC
     from ui.main_window import MainWindow
+    from ui.widgets import AfterFirstPaint
 
     settings = QSettings()
     theme.apply(app, settings.value("theme", "system"))
@@ -104,7 +92,7 @@ def run(argv: list[str]) -> int:
         if args.tab:
             window.show_tab(args.tab)
         if args.screenshot:
-            window.installEventFilter(ScreenshotOnFirstPaint(window, args.screenshot))
+            AfterFirstPaint(window, lambda: screenshot_and_quit(window, args.screenshot))
         window.show()
 
     def switch(path: str) -> None:

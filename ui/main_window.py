@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import psutil
-from PySide6.QtCore import QEvent, QSettings, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication, QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from engines import registry
+from engines import devices, registry
+from studio import settings
 from studio.jobs import JobRunner
 from studio.metadata import MetadataError, read_recipe
 from studio.project import Project
@@ -26,6 +27,7 @@ from ui import theme
 from ui.bridge import JobBridge
 from ui.queue_panel import QueuePanel
 from ui.thumb_loader import ThumbLoader
+from ui.widgets import AfterFirstPaint
 from ui.worker import Worker
 from ui.workspace import Workspace
 
@@ -101,6 +103,7 @@ class MainWindow(QMainWindow):
         # import up so the first Generate does not stall the window. It starts once the window
         # has painted: an import holds Python's lock much of the time and would slow the start.
         self._device = ""  # set when the worker has found it
+        self._automatic_threads: int | None = None  # torch's own thread count, known with the device
         # The imports take seconds (minutes on a loaded machine): they run one at a time on a
         # pool of their own, so a folder scan or a listing on the shared pool (as many threads
         # as cores) never waits behind them.
@@ -115,6 +118,7 @@ class MainWindow(QMainWindow):
         self._warm_worker: Worker | None = None
         self.tabs.currentChanged.connect(self._warm_up_shown)  # after _materialise: the tab is built
         self._painted = False
+        AfterFirstPaint(self, self._after_first_paint)
         self._process = psutil.Process()
         self._memory_timer = QTimer(self, interval=2000)
         self._memory_timer.timeout.connect(self._update_memory)
@@ -127,6 +131,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Recent projects")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file_menu.addAction("Models…", QKeySequence("Ctrl+M"), self.show_models)
+        file_menu.addAction("Preferences…", QKeySequence("Ctrl+,"), self.show_preferences)
         file_menu.addSeparator()
         file_menu.addAction("Quit", QKeySequence.Quit, self.close)
         view = self.menuBar().addMenu("&View")
@@ -154,6 +159,15 @@ class MainWindow(QMainWindow):
         self.models_dialog.raise_()
         return self.models_dialog
 
+    def show_preferences(self) -> QDialog:
+        """Modal: what it sets applies to the next job."""
+        from ui.preferences_dialog import PreferencesDialog
+
+        dialog = PreferencesDialog(self._automatic_threads, parent=self)
+        dialog.accepted.connect(self._show_threads)
+        dialog.open()
+        return dialog
+
     def _build_shortcuts(self) -> list[tuple[str, str]]:
         """Every shortcut once, here; the help dialog lists this table."""
         table = []
@@ -176,6 +190,7 @@ class MainWindow(QMainWindow):
         for i in range(self.tabs.count()):
             add(f"Ctrl+{i + 1}", f"Show {self.tabs.tabText(i)}", lambda i=i: self.tabs.setCurrentIndex(i))
         table += [(QKeySequence("Ctrl+M").toString(QKeySequence.NativeText), "Models: find, download, import, remove"),
+                  (QKeySequence("Ctrl+,").toString(QKeySequence.NativeText), "Preferences: CPU threads"),
                   (QKeySequence(QKeySequence.Open).toString(QKeySequence.NativeText), "Open or create a project"),
                   (QKeySequence(QKeySequence.HelpContents).toString(QKeySequence.NativeText), "This list")]
         return table
@@ -345,14 +360,25 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, p=path: self.project_requested.emit(p))
 
     # -- status bar -----------------------------------------------------------------------
+    def _after_first_paint(self) -> None:
+        self._painted = True
+        if not self._shut_down:
+            self._device_worker.start(self._imports)
+
     def _show_device(self, device) -> None:
         if isinstance(device, BaseException):
             self.device_label.setText("device: unavailable")
             self.device_label.setToolTip(str(device))
         else:
-            self.device_label.setText(f"device: {device}")
             self._device = device
+            self._automatic_threads = devices.automatic_threads()  # read by the warm-up: no import here
+            self._show_threads()
             self._warm_up_shown()
+
+    def _show_threads(self) -> None:
+        if self._device:
+            threads = settings.threads() or self._automatic_threads
+            self.device_label.setText(f"device: {self._device} · {threads} CPU threads")
 
     def _warm_up_shown(self, *_) -> None:
         """Import the libraries of the shown workspace's engines in the background
@@ -420,13 +446,6 @@ class MainWindow(QMainWindow):
                 return
 
     # -- closing --------------------------------------------------------------------------
-    def event(self, event) -> bool:
-        if event.type() == QEvent.Paint and not self._painted:
-            self._painted = True
-            # After this paint.
-            QTimer.singleShot(0, lambda: self._shut_down or self._device_worker.start(self._imports))
-        return super().event(event)
-
     def shutdown(self) -> None:
         """Stop listening, cancel every job and wait for the workers (a running step
         finishes first). Safe to call twice: on close, and again when the app quits."""

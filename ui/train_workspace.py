@@ -32,6 +32,7 @@ from ui.run_list import RunList
 from ui.sample_view import SampleView
 from ui.train_events import Eta, EventReader, ended_text
 from ui.train_setup import TrainSetup
+from ui.widgets import show_progress
 from ui.worker import Worker
 from ui.workspace import heading
 
@@ -294,9 +295,8 @@ class TrainWorkspace(QWidget):
     def _redraw(self, new_curves: int | None = None) -> None:
         self.plot.redraw(new_curves)
         if self._total:
-            self.progress.setMaximum(self._total)
-            self.progress.setValue(min(self._step, self._total))
-            self.progress.setFormat(f"step {self._step} / {self._total} · {self._eta.text(self._step, self._total)}")
+            show_progress(self.progress, min(self._step, self._total), self._total,
+                          f"step {self._step} / {self._total} · {self._eta.text(self._step, self._total)}")
 
     def _on_ended(self, code: int, stderr_line: str) -> None:
         run, self.run = self.run, None

@@ -1,13 +1,14 @@
-"""Two small widgets the forms need: a slider with a typed-entry box, and a collapsible section.
+"""Small pieces the window needs: a slider with a typed-entry box, a collapsible section, a
+call after a widget's first paint, and a progress bar update that does not paint at once.
 
 Ours rather than superqt's: importing superqt loads every one of its widgets through qtpy,
 which cost a third of the window's start-up time (bench/bench_startup.py).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractSpinBox, QDoubleSpinBox, QHBoxLayout, QSizePolicy, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+    QAbstractSpinBox, QDoubleSpinBox, QHBoxLayout, QProgressBar, QSizePolicy, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
 
@@ -113,3 +114,33 @@ class Collapsible(QWidget):
 
     def collapse(self) -> None:
         self.header.setChecked(False)
+
+
+class AfterFirstPaint(QObject):
+    """Calls `then` once `widget` has painted for the first time (on the next turn of the event
+    loop: that paint has reached the screen by then), and stops watching. A Python event filter
+    or event() override left in place would take Python's lock for every event the widget gets,
+    and while a job holds that lock each one waits for it."""
+
+    def __init__(self, widget: QWidget, then):
+        super().__init__(widget)
+        self._then = then
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._then)
+        return False
+
+
+def show_progress(bar: QProgressBar, value: int, maximum: int, text: str) -> None:
+    """QProgressBar.setValue repaints the bar there and then, once per step; with updates off
+    it only marks the bar, which is painted with the rest of the window's next update."""
+    bar.setUpdatesEnabled(False)
+    try:
+        bar.setMaximum(maximum)
+        bar.setValue(value)
+        bar.setFormat(text)
+    finally:
+        bar.setUpdatesEnabled(True)  # schedules the repaint

@@ -27,6 +27,7 @@ from ui.bridge import JobBridge
 from ui.gallery_model import GalleryModel, RecordRole, recipe_text
 from ui.param_form import ParamForm
 from ui.thumb_loader import ThumbLoader
+from ui.widgets import show_progress
 from ui.worker import Worker
 
 THUMB = 96
@@ -405,9 +406,7 @@ class Workspace(QWidget):
     # -- job events (the bridge delivers every job's; a workspace minds its own) -----------
     def _on_progress(self, job_id: int, step: int, total: int) -> None:
         if job_id in self._jobs:
-            self.progress.setMaximum(total)
-            self.progress.setValue(step)
-            self.progress.setFormat(f"step {step} / {total}")
+            show_progress(self.progress, step, total, f"step {step} / {total}")
 
     def _on_preview(self, job_id: int, partial) -> None:
         if job_id not in self._jobs:
