@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw
+if TYPE_CHECKING:  # PIL is imported when a thumbnail is made (on the loader thread), not with the window
+    from PIL import Image
 
 SIZE = 128
 WAVE_COLOR = (90, 170, 255)
@@ -50,6 +52,8 @@ def ensure_thumb(project_root: Path, source: Path, sha256: str, kind: str, size:
 
 
 def _image_thumb(source: Path, size: int) -> Image.Image:
+    from PIL import Image
+
     with Image.open(source) as image:
         image.draft("RGB", (size, size))  # JPEGs decode at a fraction of full size
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
@@ -62,6 +66,7 @@ def _waveform(source: Path, size: int) -> Image.Image:
     """Min/max envelope of the first channel, one column per pixel."""
     import numpy as np
     import soundfile
+    from PIL import Image, ImageDraw
 
     samples, _ = soundfile.read(str(source), dtype="float32", always_2d=True)
     mono = samples[:, 0] if len(samples) else np.zeros(1, dtype="float32")
