@@ -55,7 +55,8 @@ def main() -> None:
     if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
         os.execvp("xvfb-run", ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, *sys.argv])
     work = Path(tempfile.mkdtemp(prefix="assetsmith-bench-startup-"))
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    # A user's install keeps its bytecode cache: without it every start recompiles our modules.
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "PYTHONDONTWRITEBYTECODE")}
     env["XDG_CONFIG_HOME"] = str(work / "config")  # the same (fresh) window settings every run
     empty = work / "empty_window.py"
     empty.write_text(EMPTY_WINDOW)
