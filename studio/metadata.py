@@ -10,7 +10,7 @@ bytes), never by its name, and turns every failure into a one-line `MetadataErro
 """
 from __future__ import annotations
 
-import hashlib
+# hashlib is imported where a hash is made: loading OpenSSL is 3 ms of the window's start.
 import io
 import json
 import os
@@ -44,6 +44,8 @@ class Encoded:
 
 def content_hash(output: Output) -> str:
     """sha256 of what was made, so a re-make compares results, not time stamps in the recipe."""
+    import hashlib
+
     digest = hashlib.sha256()
     if output.kind == "text":
         digest.update(str(output.data).encode("utf-8"))

@@ -9,8 +9,8 @@ Recipes store the portable form (`ResolvedModel.ref`) plus the content hash.
 """
 from __future__ import annotations
 
+# hashlib is imported where a hash is made: loading OpenSSL is 3 ms of the window's start.
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -164,6 +164,8 @@ def content_hash(path: Path) -> str:
         raise ModelError(f"{path} holds no .safetensors weights to hash")
     if path.is_file():
         return _file_hash(path)
+    import hashlib
+
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.relative_to(path).as_posix().encode() + b"\0" + _file_hash(f).encode() + b"\n")
@@ -178,6 +180,8 @@ def _file_hash(path: Path) -> str:
         cache = _read_json(cache_file)
         if key in cache:
             return cache[key]
+    import hashlib
+
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -19,13 +19,12 @@ are gone, never for one that is still writing.
 """
 from __future__ import annotations
 
-import hashlib
+# hashlib is imported where a hash is made: loading OpenSSL is 3 ms of the window's start.
 import json
 import os
 import sqlite3
 import threading
 import time
-import uuid
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,7 +206,7 @@ def _fsync_dir(folder: Path) -> None:
 
 def _write_atomic(target: Path, data: bytes, session: str) -> None:
     """Temp name, fsync, rename, fsync the folder: the file is whole or absent."""
-    tmp = target.with_name(f"{TEMP_PREFIX}{session}-{uuid.uuid4().hex}")
+    tmp = target.with_name(f"{TEMP_PREFIX}{session}-{os.urandom(16).hex()}")
     try:
         with open(tmp, "xb") as f:
             f.write(data)
@@ -256,7 +255,7 @@ class _Session:
     def __init__(self, folder: Path):
         self.folder = folder
         while True:
-            self.id = uuid.uuid4().hex[:12]
+            self.id = os.urandom(6).hex()
             path = folder / f"{self.id}.lock"
             self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
             _lock(self.fd, wait=True)
@@ -523,9 +522,11 @@ class Project:
         source = Path(path).expanduser()
         folder = self.root / "inputs"
         folder.mkdir(exist_ok=True)
-        tmp = folder / f"{TEMP_PREFIX}{self._session.id}-{uuid.uuid4().hex}"
+        tmp = folder / f"{TEMP_PREFIX}{self._session.id}-{os.urandom(16).hex()}"
         if not os.access(source, os.R_OK) or not source.is_file():
             raise ProjectError(f"cannot read the input file {source}; check that it exists and is readable")
+        import hashlib
+
         digest = hashlib.sha256()
         try:
             # Hash what is copied, in one pass: the copy is exactly the content named.
@@ -741,7 +742,7 @@ class GenerationWriter:
         self._recipe_json = json.dumps(recipe, ensure_ascii=False)  # fails here, before any file
         self._started = time.time()
         # File names: readable, sortable, unique without knowing the generation id yet.
-        self._prefix = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(self._started))}-{uuid.uuid4().hex[:8]}"
+        self._prefix = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(self._started))}-{os.urandom(4).hex()}"
         self._done = False
 
     def add(self, *, index: int, seed: int, kind: str, ext: str, data: bytes, recipe: dict,
@@ -760,9 +761,11 @@ class GenerationWriter:
         folder.mkdir(parents=True, exist_ok=True)
         stem = f"{self._prefix}-{index:03d}-{seed}"
         while (folder / f"{stem}.{ext}").exists() or (folder / f"{stem}.json").exists():
-            stem = f"{self._prefix}-{index:03d}-{seed}-{uuid.uuid4().hex[:4]}"  # never overwrite a file
+            stem = f"{self._prefix}-{index:03d}-{seed}-{os.urandom(2).hex()}"  # never overwrite a file
         rel = f"assets/{kind}/{stem}.{ext}"
         sidecar_rel = f"assets/{kind}/{stem}.json" if sidecar is not None else None
+        import hashlib
+
         digest = hashlib.sha256(data).hexdigest()
         written: list[Path] = []
         try:

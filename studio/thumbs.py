@@ -7,7 +7,6 @@ goes stale and two outputs with the same bytes share one.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +41,7 @@ def ensure_thumb(project_root: Path, source: Path, sha256: str, kind: str, size:
         raise ThumbError(f"cannot make a thumbnail of {source.name}: {exc}") from None
     target.parent.mkdir(parents=True, exist_ok=True)
     # Temp name then rename: a reader never sees half a file. No fsync: it is only a cache.
-    tmp = target.with_name(f".tmp-{uuid.uuid4().hex}.png")
+    tmp = target.with_name(f".tmp-{os.urandom(16).hex()}.png")
     try:
         image.save(tmp, format="PNG", compress_level=1)
         os.replace(tmp, target)

@@ -84,6 +84,43 @@ def test_registry_finds_engines_through_entry_points():
         registry.get("nope")
 
 
+def test_registry_reads_the_entry_points_importlib_metadata_reads():
+    from importlib.metadata import entry_points
+
+    assert registry._entry_points() == {ep.name: ep.value for ep in entry_points(group=registry.GROUP)}
+
+
+def test_registry_takes_the_first_installed_copy_of_a_package_and_skips_what_it_cannot_read(tmp_path,
+                                                                                            monkeypatch):
+    def install(folder, dist, text):
+        (folder / dist).mkdir(parents=True)
+        if text is not None:
+            (folder / dist / "entry_points.txt").write_text(text)
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    install(first, "Cool_Engines-1.0.dist-info",
+            "# a comment\n[console_scripts]\ncool = cool:main\n\n[assetsmith.engines]\n"
+            "cool = engines.api : Engine [gpu]\nnested=engines.api:Request.from_dict\n")
+    install(first, "plain-2.0.dist-info", None)  # no entry points at all
+    install(second, "cool.engines-0.9.dist-info", "[assetsmith.engines]\nold = engines.api:Engine\n")  # shadowed
+    install(second, "legacy-1.0-py3.11.egg-info", "[assetsmith.engines]\nlegacy = engines.api:Output\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "gone"), str(first), str(second)])
+    registry._entry_points.cache_clear()
+    try:
+        from engines.api import Engine
+
+        assert registry._entry_points() == {"cool": "engines.api : Engine [gpu]",
+                                            "nested": "engines.api:Request.from_dict",
+                                            "legacy": "engines.api:Output"}
+        assert registry._load("engines.api : Engine [gpu]") is Engine
+        assert registry._load("engines.api:Request.from_dict") == Request.from_dict
+        assert registry._load("engines.api:Output") is Output
+        with pytest.raises(ParamError, match="whose name is"):  # loads, but is no engine of that name
+            registry.get("legacy")
+    finally:
+        registry._entry_points.cache_clear()
+
+
 def test_core_and_launcher_import_neither_torch_nor_qt():
     code = ("import sys, studio.cli, studio.jobs, studio.project, engines.registry, ui.__main__; "
             "from engines import registry; registry.get('diffusion'); "

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from studio.project import Project, ProjectError
 
@@ -24,6 +24,8 @@ def open_project(path: Path) -> Project | None:
         try:
             return Project.open(path)
         except ProjectError as exc:
+            from PySide6.QtWidgets import QFileDialog, QMessageBox  # dialogs: imported when one opens
+
             box = QMessageBox(QMessageBox.Critical, "Cannot open the project", str(exc))
             choose = box.addButton("Choose another folder…", QMessageBox.AcceptRole)
             box.addButton("Quit", QMessageBox.RejectRole)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget,
+    QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget,
 )
 
 WEIGHT_RANGE = (-4.0, 4.0)  # what A1111's <lora:name:weight> is used with
@@ -72,6 +72,8 @@ class LorasEditor(QWidget):
         self.set_value([pair for pair in self.value() if pair[0] != file])
 
     def _browse(self) -> None:
+        from PySide6.QtWidgets import QFileDialog  # dialogs: imported when one opens (ui/main_window.py)
+
         path, _ = QFileDialog.getOpenFileName(self, "Choose a LoRA file", "", "LoRA files (*.safetensors)")
         if path:
             self.add(path)

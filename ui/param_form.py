@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRegularExpression
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMenu,
+    QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMenu,
     QSizePolicy, QSpinBox, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -259,6 +259,8 @@ def _text(value) -> str:
 def _with_browse(line: QLineEdit, p: Param) -> QWidget:
     """A path field with a "…" button that opens a file dialog."""
     def browse() -> None:
+        from PySide6.QtWidgets import QFileDialog  # dialogs: imported when one opens (ui/main_window.py)
+
         path, _ = QFileDialog.getOpenFileName(line, f"Choose the {p.name.replace('_', ' ')}", line.text())
         if path:
             line.setText(path)

@@ -12,7 +12,7 @@ import random
 from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QMessageBox,
+    QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView,
     QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
     QToolButton, QVBoxLayout, QWidget,
 )
@@ -297,11 +297,15 @@ class Workspace(QWidget):
         return self.models_dialog
 
     def _browse_model(self) -> None:
+        from PySide6.QtWidgets import QFileDialog  # dialogs: imported when one opens (ui/main_window.py)
+
         folder = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.model.text())
         if folder:
             self.model.setText(folder)
 
     def _browse_model_file(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", self.model.text(),
                                               "Model files (*.safetensors)")
         if path:
@@ -386,6 +390,8 @@ class Workspace(QWidget):
             job = self.runner.submit(self.request(), sink=ProjectSink(self.project), project=self.project)
         except (ParamError, models.ModelError, ProjectError) as exc:
             self.message.emit(str(exc), 10000)
+            from PySide6.QtWidgets import QMessageBox
+
             QMessageBox.warning(self, "Cannot generate", str(exc))
             return None
         self.settings.setValue(f"{self.engine.name}/model", self.model.text().strip())
