@@ -235,7 +235,8 @@ class JobRunner:
         runs: its model's objects would be frozen too, and never collected after an unload."""
         with pause_collector():
             device = devices.resolve("auto")  # imports torch
-            devices.automatic_threads(), devices.versions()  # read once, here rather than in the first job
+            devices.automatic_threads()  # both read once, here rather than in the first job
+            devices.versions()
             for name in engine_names:
                 warm = getattr(registry.get(name), "warm_up", None)
                 if warm is not None:

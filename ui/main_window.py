@@ -366,12 +366,13 @@ class MainWindow(QMainWindow):
             action.setEnabled(path != str(self.project.root))
             action.triggered.connect(lambda _=False, p=path: self.project_requested.emit(p))
 
-    # -- status bar -----------------------------------------------------------------------
+    # -- start ----------------------------------------------------------------------------
     def _after_first_paint(self) -> None:
         self._painted = True
         if not self._shut_down:
             self._device_worker.start(self._imports)
 
+    # -- status bar -----------------------------------------------------------------------
     def _show_device(self, device) -> None:
         if isinstance(device, BaseException):
             self.device_label.setText("device: unavailable")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractSpinBox, QDoubleSpinBox, QHBoxLayout, QProgressBar, QSizePolicy, QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+    QAbstractSpinBox, QDoubleSpinBox, QHBoxLayout, QProgressBar, QSizePolicy, QSlider, QSpinBox, QToolButton,
+    QVBoxLayout, QWidget,
 )
 
 

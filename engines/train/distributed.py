@@ -85,9 +85,16 @@ class DataParallel:
             raise EngineError("the training processes no longer hold the same weights; this trainer cannot "
                               "train data parallel (set processes to 1)")
 
-    def close(self) -> None:
+    def close(self, wait_for_peers: bool) -> None:
+        """Leave the process group. After a normal end every process waits for the others
+        first: one that tore its group down while the lead was still saving the last
+        checkpoint died at exit in gloo ("terminate called without an active exception"),
+        and the launcher then killed the lead. Not after an error: a peer may be gone, and
+        the barrier would wait for it until gloo's timeout."""
         self._hook.remove()
         if dist.is_initialized():
+            if wait_for_peers:
+                dist.barrier()
             dist.destroy_process_group()
 
     def _collective_device(self):

@@ -322,7 +322,7 @@ def run(run_dir: Path, config: dict, resume: bool = False, emit: Callable | None
             save_checkpoint()
     finally:
         if dp is not None:
-            dp.close()
+            dp.close(wait_for_peers=sys.exc_info()[0] is None)
     if not lead:
         return "finished"
     if sampled_at != loop.step:
