@@ -233,7 +233,7 @@ def cmd_ship(args) -> None:
     config["dtype"] = "float16"
     (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     measured = evaluate_shipped(tmp, run_dir)
-    summary["shipped"] = measured
+    summary["shipped"] = {**measured, "parameters": sum(v.numel() for v in weights.values())}
     (tmp / "LICENSE-DATA.md").write_text(LICENSE_DATA)
     (tmp / "CARD.md").write_text(card(summary))
     if TARGET.exists():
@@ -331,11 +331,12 @@ presets give it their completion prompt). It writes, in the shape of its corpus:
 | Item description (`Item: a potion that lets you breathe underwater.\\nDescription:`) | one or two sentences of flavour text |
 | NPC dialogue line, Ad slogans | short lines recombined from a small set of our own templates: usable, repetitive |
 
-Names are new combinations of the corpus's syllables and words. This build is small and
-short-trained ({s['epochs']} epochs, see Training), and it shows: a list often mixes kinds (creatures among
-potions), its numbering wanders, some items run on into the header of another list, and
-descriptions and dialogue are mostly broken phrases. Re-roll the seed, keep the good ones, or
-train it longer (below). Anything outside these shapes (questions, stories, code) gives
+Names are new combinations of the corpus's syllables and words. This build is small ({shipped['parameters'] / 1e6:.1f} M
+parameters, {s['epochs']} epochs, see Training): lists mostly stay on their subject, but a name
+can repeat or come out doubled ("Hollow Hollow Stars"), invented words turn up in sentences,
+and how many names a list gets varies from seed to seed. Descriptions and dialogue lines are whole
+sentences recombined from the corpus's templates: usable, and repetitive across seeds. Re-roll
+the seed and keep the good ones. Anything outside these shapes (questions, stories, code) gives
 text-shaped noise: choose a real model (File → Models…) for that.
 
 ## Data
@@ -369,15 +370,17 @@ Shipped weights (fp16, loaded by the text engine in float32 on the CPU) on all
 sources as the training ones, so this says how well it learnt the corpus's shapes, not how good
 its names are.
 
-## Train it longer
+## Make it again, or train it longer
 
-This run saw {s['epochs']} epochs of its corpus (each token at most once); more steps help most. 6000 steps take about
-{6000 * p['batch_size'] * p['block_size'] / s['tokens_per_s'] / 60:.0f} minutes here at the speed above:
+Everything is seeded, so the same machine and thread count make the same model. The last
+quarter of this run lowered the validation loss by only {s['evals'][-2]['val_loss'] - s['evals'][-1]['val_loss']:.3f}: more steps of this
+model help little now; a wider model (`MODEL` in the script) is the next thing to try.
+At the speed above, every 1000 steps take about {1000 * p['batch_size'] * p['block_size'] / s['tokens_per_s'] / 60:.0f} minutes here:
 
 ```sh
 python tools/starters/text_names.py corpus
 python tools/starters/text_names.py base
-flock /tmp/assetsmith-heavy.lock python tools/starters/text_names.py train --steps 6000
+flock /tmp/assetsmith-heavy.lock python tools/starters/text_names.py train --steps {p['steps']}
 python tools/starters/text_names.py ship && python tools/starters/text_names.py media
 ```
 
