@@ -215,6 +215,10 @@ class JobRunner:
         self._emit(JobEvent("queued", job.id))
         return job
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def warm_up(self, engine_names=()) -> threading.Thread:
         """`prepare(engine_names)` in the background."""
         thread = threading.Thread(target=self.prepare, args=(tuple(engine_names),), name="jobs-warm-up", daemon=True)

@@ -106,8 +106,11 @@ def test_queue_panel_orders_and_cancels(qtbot, window, tiny_sd):
     image.model.setText(str(tiny_sd))
     image.prompt.setPlainText("a long one")
     image.params.set_value("num_steps", 200)
-    ids = [image.generate() for _ in range(3)]
-    assert None not in ids, window.statusBar().currentMessage()
+    ids = []
+    image.submitted.connect(ids.append)
+    for _ in range(3):
+        assert image.generate(), window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: len(ids) == 3)  # queued in the order clicked
     queue, runner = window.queue, window.runner
     qtbot.waitUntil(lambda: runner.get(ids[0]).state == "running", timeout=30000)
     qtbot.waitUntil(lambda: queue.job_ids() == ids)

@@ -1,5 +1,6 @@
 """The window on the real core: generate with a tiny model, watch, cancel, close cleanly."""
 import threading
+import time
 
 import pytest
 from PySide6.QtWidgets import (
@@ -127,7 +128,7 @@ def test_generate_shows_the_image_and_records_it(qtbot, window):
     window.seed.setText("3")
     window.params.set_value("num_steps", 2)
     with qtbot.waitSignal(window.bridge.finished, timeout=60000):
-        assert window.generate() is not None
+        assert window.generate()
     qtbot.waitUntil(lambda: window.history.model().rowCount() == 1)
     assert window.view.has_image()
     assert "seed: 3" in window.recipe.toPlainText()
@@ -147,14 +148,15 @@ def test_step_previews_reach_the_image_view(qtbot, window):
 
 def test_bad_input_is_shown_not_raised(qtbot, window, tmp_path):
     window.model.setText(str(tmp_path / "missing"))
-    assert window.generate() is None
+    assert window.generate()  # the form is fine: the runner finds no model, on its worker
     main = window.window()
-    assert "not found" in main.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "not found" in main.statusBar().currentMessage())
     window.model.setText(str(tmp_path))
     window.lock_seed.setChecked(True)
     window.seed.setText("9999999999")
-    assert window.generate() is None
+    assert window.generate() is False  # the form itself says no, at once
     assert "seed must be" in main.statusBar().currentMessage()
+    assert not window.busy() and not main.runner.queued()
 
 
 def test_a_job_that_fails_says_why(qtbot, window, tmp_path):
@@ -163,16 +165,47 @@ def test_a_job_that_fails_says_why(qtbot, window, tmp_path):
     (folder / "model_index.json").write_text('{"_class_name": "FluxPipeline"}')  # passes submit, fails to load
     window.model.setText(str(folder))
     with qtbot.waitSignal(window.bridge.failed, timeout=60000) as failed:
-        assert window.generate() is not None
+        assert window.generate()
     message = window.window().statusBar().currentMessage()
     assert message.startswith("Generation failed: ") and failed.args[1] in message
     assert window.progress.format() == "failed" and not window.cancel_button.isEnabled()
 
 
+def test_generate_checks_the_model_folder_off_the_gui_thread(qtbot, window, monkeypatch):
+    from studio import models
+
+    scanned_on, check = [], models.check_safe
+    monkeypatch.setattr(models, "check_safe", lambda path: scanned_on.append(threading.current_thread()) or check(path))
+    window.params.set_value("num_steps", 2)
+    with qtbot.waitSignal(window.submitted, timeout=60000):
+        assert window.generate()
+    assert scanned_on and threading.main_thread() not in scanned_on
+    qtbot.waitUntil(lambda: not window.busy(), timeout=60000)
+
+
+def test_a_job_that_ends_before_its_queueing_is_heard_still_lands(qtbot, window, monkeypatch):
+    """The worker that queued a job may be slower to say so than the job is to finish."""
+    runner, submit = window.runner, window.runner.submit
+
+    def slow_to_answer(*args, **kwargs):
+        job = submit(*args, **kwargs)
+        job.wait(60)
+        time.sleep(0.3)  # past the bridge's delivery of the job's end (every 50 ms)
+        return job
+
+    monkeypatch.setattr(runner, "submit", slow_to_answer)
+    window.params.set_value("num_steps", 2)
+    with qtbot.waitSignal(window.submitted, timeout=60000):
+        assert window.generate()
+    qtbot.waitUntil(lambda: window.history.model().rowCount() == 1)
+    assert window.progress.format() == "finished" and not window.busy() and not window.cancel_button.isEnabled()
+
+
 def test_cancel_ends_the_running_job(qtbot, window):
     window.params.set_value("num_steps", 300)
-    with qtbot.waitSignal(window.bridge.progress, timeout=60000):
+    with qtbot.waitSignal(window.submitted, timeout=60000):
         window.generate()
+    qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=60000)  # running, and the workspace's
     with qtbot.waitSignal(window.bridge.cancelled, timeout=60000):
         window.cancel_all()
     assert window.project.query() == []
@@ -187,7 +220,7 @@ def test_text_workspace_streams_and_records(qtbot, window, tiny_gpt2):
     text.params.set_value("temperature", 0.9)
     text.params.set_value("mode", "list")
     with qtbot.waitSignal(window.bridge.finished, timeout=60000):
-        assert text.generate() is not None
+        assert text.generate()
     qtbot.waitUntil(lambda: text.history.model().rowCount() >= 1)
     assert text.text.toPlainText()  # the selected item's text
     assert window.history.model().rowCount() == 0  # the image workspace minds only its own jobs
@@ -247,8 +280,10 @@ def test_bridge_delivers_on_the_gui_thread_without_flooding(qtbot):
 
 def test_closing_the_window_shuts_the_runner_down(qtbot, window, monkeypatch):
     window.params.set_value("num_steps", 300)
-    with qtbot.waitSignal(window.bridge.progress, timeout=60000):
-        job_id = window.generate()
+    with qtbot.waitSignal(window.submitted, timeout=60000) as queued:
+        window.generate()
+    job_id = queued.args[0]
+    qtbot.waitSignal(window.bridge.progress, timeout=60000).wait()
     main = window.window()
     runner = main.runner
     asked = []

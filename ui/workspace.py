@@ -8,8 +8,9 @@ the top of the form picks one and shows that engine's parameters.
 from __future__ import annotations
 
 import random
+from collections import deque
 
-from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView,
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from engines import registry
 from engines.api import SEED_MAX, ParamError, Request
-from studio.jobs import JobRunner
+from studio.jobs import JobRunner, error_message
 from studio import models
 from studio.project import Project, ProjectError
 from studio.recording import ProjectSink
@@ -94,6 +95,7 @@ class ImageView(QLabel):
 
 class Workspace(QWidget):
     message = Signal(str, int)  # text for the status bar, milliseconds
+    submitted = Signal(int)  # a job id: the runner has checked and queued a Generate
 
     def __init__(self, engine_name: str | tuple[str, ...], project: Project, runner: JobRunner,
                  bridge: JobBridge, loader: ThumbLoader | None = None, parent: QWidget | None = None):
@@ -112,6 +114,11 @@ class Workspace(QWidget):
         self._jobs: list[int] = []
         self._suggesting: Worker | None = None
         self._suggest_timer = QTimer(self, singleShot=True, interval=300)  # a path being typed: asked once it rests
+        # The runner checks a request off this thread (resolving a model scans its folder, an
+        # init image is copied into the project), one at a time: jobs queue in click order.
+        self._submissions = QThreadPool(self)
+        self._submissions.setMaxThreadCount(1)
+        self._submitting: deque[tuple[Worker, str]] = deque()  # each with the model field's text then
         self._suggest_timer.timeout.connect(self._suggest)
         self._build()
         self._show_prompt()
@@ -384,17 +391,40 @@ class Workspace(QWidget):
             params=self.params.values(),
         )
 
-    def generate(self) -> int | None:
-        """Queue a generation; bad input is shown, never raised. Returns the job id."""
+    def generate(self) -> bool:
+        """Queue a generation: the form is read here, the runner checks and queues it on a
+        worker (`submitted` then gives the job id). Bad input is shown, never raised; False
+        when the form itself is not valid."""
         try:
-            job = self.runner.submit(self.request(), sink=ProjectSink(self.project), project=self.project)
-        except (ParamError, models.ModelError, ProjectError) as exc:
-            self.message.emit(str(exc), 10000)
-            from PySide6.QtWidgets import QMessageBox
+            request = self.request()
+        except ParamError as exc:
+            self._refuse(exc)
+            return False
+        worker = Worker(self.runner.submit, request, sink=ProjectSink(self.project), project=self.project)
+        # Bound methods of this widget: delivered on the GUI thread. One at a time, so the
+        # answers come back in the order of the queue.
+        worker.returned.connect(self._queued)
+        worker.errored.connect(self._refused)
+        self._submitting.append((worker, self.model.text().strip()))
+        worker.start(self._submissions)
+        return True
 
-            QMessageBox.warning(self, "Cannot generate", str(exc))
-            return None
-        self.settings.setValue(f"{self.engine.name}/model", self.model.text().strip())
+    def _refused(self, exc: Exception) -> None:
+        self._submitting.popleft()
+        self._refuse(exc)
+
+    def _refuse(self, exc: Exception) -> None:
+        from PySide6.QtWidgets import QMessageBox  # dialogs: imported when one opens (ui/main_window.py)
+
+        if isinstance(exc, RuntimeError) and self.runner.closed:
+            return  # the window is closing
+        text = str(exc) if isinstance(exc, (ParamError, models.ModelError, ProjectError)) else error_message(exc)
+        self.message.emit(text, 10000)
+        QMessageBox.warning(self, "Cannot generate", text)
+
+    def _queued(self, job) -> None:
+        _, typed_model = self._submitting.popleft()
+        self.settings.setValue(f"{self.engine.name}/model", typed_model)
         self.last_seed = job.request.seed
         self.reuse_seed.setEnabled(True)
         if not self.lock_seed.isChecked():
@@ -403,7 +433,12 @@ class Workspace(QWidget):
         self.cancel_button.setEnabled(True)
         if self.modality == "text":
             self.text.clear()
-        return job.id
+        self.submitted.emit(job.id)
+        if job.done:  # it ended before this arrived: the bridge's word of it went unheard
+            if job.state == "failed":
+                self._on_failed(job.id, job.error or "")
+            else:
+                self._on_end(job.id, job.state)
 
     def cancel_all(self) -> None:
         for job_id in self._jobs:
