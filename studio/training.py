@@ -60,8 +60,9 @@ def create_run(project_root: Path, engine: str, data: str | Path, params: dict, 
     """Check everything that can be checked before a child starts, and write the run's
     config.json. Bad input raises ParamError with the reason. Threads left unset are the
     `threads` setting, when one is set (the default the window and the CLI share)."""
-    if params.get("threads") is None and settings.threads():
-        params = {**params, "threads": settings.threads()}
+    default_threads = settings.threads()
+    if params.get("threads") is None and default_threads:
+        params = {**params, "threads": default_threads}
     schema.resolve(engine, params)
     data = Path(data).expanduser()
     if not data.is_dir():

@@ -24,6 +24,7 @@ from engines import registry
 from engines.api import Cancelled
 from studio import downloads, models, settings
 from studio.downloads import human_size
+from ui.widgets import show_progress
 from ui.worker import Worker
 
 INSTALLED_COLUMNS = ("Name", "Type", "Engines", "Family", "Size", "Source", "Licence")
@@ -349,10 +350,10 @@ class ModelsDialog(QDialog):
         return True
 
     def _on_progress(self, p) -> None:
-        self.progress.setValue(int(1000 * p.done_bytes / p.total_bytes) if p.total_bytes else 1000)
         eta = f", about {downloads.human_duration(p.eta_s)} left" if p.eta_s is not None and p.done_bytes < p.total_bytes else ""
-        self.progress.setFormat(f"%p%  ·  {human_size(p.done_bytes)} of {human_size(p.total_bytes)}  ·  "
-                                f"{human_size(p.speed_bps)}/s{eta}")
+        show_progress(self.progress, int(1000 * p.done_bytes / p.total_bytes) if p.total_bytes else 1000, 1000,
+                      f"%p%  ·  {human_size(p.done_bytes)} of {human_size(p.total_bytes)}  ·  "
+                      f"{human_size(p.speed_bps)}/s{eta}")
         self.say(f"Downloading {p.repo_id}: {p.file}")
 
     def cancel_download(self) -> None:
