@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     except (BadInput, ParamError, ProjectError, models.ModelError) as exc:
         print(f"assetsmith: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except settings.SettingsError as exc:  # the choice was fine; the disk or the folder is not
+        print(f"assetsmith: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("assetsmith: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import suppress
 from pathlib import Path
 
 OFFLINE_ENV = "HF_HUB_OFFLINE"  # huggingface_hub's own switch; set in tests (tests/conftest.py)
@@ -43,16 +44,26 @@ def load() -> dict:
     return {**DEFAULTS, **{k: v for k, v in data.items() if k in DEFAULTS and type(v) is type(DEFAULTS[k])}}
 
 
+class SettingsError(OSError):
+    """The settings file cannot be written; the message says where and what to check."""
+
+
 def save(values: dict) -> None:
     unknown = set(values) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown setting {sorted(unknown)[0]!r}; known: {', '.join(DEFAULTS)}")
     merged = {**load(), **values}
     target = _file()
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(merged, indent=2))
-    os.replace(tmp, target)  # never a half-written settings file
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(merged, indent=2))
+        os.replace(tmp, target)  # never a half-written settings file
+    except OSError as exc:
+        with suppress(OSError):  # a half-written temp file, where there is a folder for one
+            tmp.unlink(missing_ok=True)
+        raise SettingsError(f"cannot save the settings in {target.parent} ({exc.strerror or exc}); "
+                            "check that the folder can be written and the disk is not full") from None
 
 
 def offline() -> bool:

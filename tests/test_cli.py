@@ -286,6 +286,15 @@ def test_threads_setting_is_the_default_and_a_remake_keeps_the_recorded_count(ca
     assert run_cli(capsys, "threads", "auto")[1].startswith("CPU threads: auto")
 
 
+def test_a_setting_that_cannot_be_saved_says_where_and_exits_1(capsys, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.write_text("a file where the settings folder should be")
+    monkeypatch.setenv("ASSETSMITH_HOME", str(home))
+    code, out, err = run_cli(capsys, "threads", 2)
+    assert code == 1 and err.count("\n") == 1 and f"cannot save the settings in {home}" in err
+    assert home.read_text() == "a file where the settings folder should be"
+
+
 def test_the_launcher_knows_every_sub_command():
     """`assetsmith X` goes to the CLI when X is one of studio.COMMANDS, else opens the window."""
     import argparse

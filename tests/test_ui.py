@@ -500,6 +500,24 @@ def test_preferences_set_the_thread_count_the_next_job_runs_with(qtbot, window, 
     assert settings.threads() == 1
 
 
+def test_preferences_that_cannot_be_saved_say_so_and_stay_open(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from studio import settings
+
+    home = tmp_path / "home"
+    home.write_text("a file where the settings folder should be")
+    monkeypatch.setenv("ASSETSMITH_HOME", str(home))
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text) or QMessageBox.Ok)
+    dialog = window.window().show_preferences()
+    dialog.threads.setValue(3)
+    dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.Ok).click()
+    assert warned and "cannot save the settings" in warned[0] and dialog.isVisible()
+    assert settings.threads() == 0
+    dialog.reject()
+
+
 def test_qt_calls_keep_none_alive(qtbot):
     """PySide6 6.12.0 dropped a reference to None on every Qt call that returns nothing; on
     Python 3.11 a long session then died deallocating None. The pinned Qt must not."""

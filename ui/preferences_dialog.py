@@ -38,8 +38,7 @@ class PreferencesDialog(QDialog):
     def accept(self) -> None:
         try:
             settings.set_threads(self.threads.value())
-        except OSError as exc:  # a full disk or a read-only home: say so, keep the dialog open
-            QMessageBox.warning(self, "Cannot save the preferences", f"{exc}. Free some space or check "
-                                f"that {settings.home()} can be written, then press OK again.")
+        except settings.SettingsError as exc:  # a full disk or a read-only home: say so, keep the dialog open
+            QMessageBox.warning(self, "Cannot save the preferences", f"{exc}, then press OK again.")
             return
         super().accept()
