@@ -11,7 +11,24 @@ os.environ["ASSETSMITH_HOME"] = os.path.join(_HOME, "assetsmith")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")  # QSettings of the window
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import sys  # noqa: E402
+import time  # noqa: E402
+
 import pytest  # noqa: E402
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item):
+    """A window's background warm-up may still be importing when its test ends, and the ML
+    libraries register loggers as they import. pytest's log capture walks logging's logger
+    table without logging's lock as teardown starts, and a logger added meanwhile broke that
+    walk once in CI ("dictionary changed size during iteration"). So teardown waits for the
+    imports first (studio.jobs counts the warm-ups under way)."""
+    jobs = sys.modules.get("studio.jobs")
+    deadline = time.monotonic() + 300
+    while jobs is not None and jobs.collector_paused() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return (yield)
 
 
 @pytest.fixture(scope="module")
