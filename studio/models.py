@@ -9,12 +9,12 @@ Recipes store the portable form (`ResolvedModel.ref`) plus the content hash.
 """
 from __future__ import annotations
 
-# hashlib is imported where a hash is made: loading OpenSSL is 3 ms of the window's start.
+# hashlib and subprocess are imported where used (a hash, a conversion): they are 3 ms each
+# of the window's start.
 import contextlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 from dataclasses import dataclass
@@ -530,6 +530,8 @@ def convert_to_safetensors(source: str | Path, dest: str | Path | None = None, t
     dest = Path(dest).expanduser().resolve()
     if dest.exists():
         raise ModelError(f"{dest} already exists; remove it or choose another destination")
+    import subprocess
+
     cmd = [sys.executable, "-m", "engines.convert", str(src), str(dest)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(RESOURCES.parent), os.environ.get("PYTHONPATH")]))}
     try:

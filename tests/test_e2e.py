@@ -37,14 +37,16 @@ def test_the_app_starts_under_xvfb_and_paints_its_window(tmp_path, tab):
 
 def test_the_window_is_built_without_the_heavy_libraries(tmp_path):
     """Start-up imports only what the first paint needs: torch and the ML libraries come with
-    the warm-up after it, numpy and PIL with the first thumbnail or job."""
+    the warm-up after it, numpy and PIL with the first thumbnail or job, psutil with the memory
+    figure after the first paint."""
     code = ("import sys\n"
             "from PySide6.QtWidgets import QApplication\n"
             "from studio.project import Project\n"
             "from ui.main_window import MainWindow\n"
             "app = QApplication([])\n"
             "window = MainWindow(Project.open(sys.argv[1]))\n"
-            "print(sorted(m for m in ('torch', 'numpy', 'PIL', 'diffusers', 'transformers') if m in sys.modules))\n")
+            "print(sorted(m for m in ('torch', 'numpy', 'PIL', 'diffusers', 'transformers', 'psutil', 'subprocess')\n"
+            "             if m in sys.modules))\n")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "P")], env=env, capture_output=True,
                           text=True, timeout=120, cwd=ROOT)

@@ -474,6 +474,14 @@ def test_the_window_runs_python_with_a_short_switch_interval(qtbot):
     assert sys.getswitchinterval() == pytest.approx(before)
 
 
+def test_the_status_bar_shows_the_memory_in_use_once_the_window_has_painted(qtbot, window):
+    """psutil is imported after the first paint (it is 25 ms of the start): the figure follows."""
+    main = window.window()
+    qtbot.waitUntil(lambda: main.memory_label.text().startswith("RAM "), timeout=30000)
+    gigabytes = float(main.memory_label.text().split()[1])
+    assert 0.01 < gigabytes < 64
+
+
 def test_preferences_set_the_thread_count_the_next_job_runs_with(qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QDialogButtonBox
 

@@ -11,6 +11,9 @@ def main(argv: list[str] | None = None) -> int:
         from studio.cli import main as cli_main
 
         return cli_main(argv)
+    from ui.pyside_feature import quick_feature_check
+
+    quick_feature_check()  # before the window's modules are imported: each is checked
     from ui.app import run
 
     return run(argv)

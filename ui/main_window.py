@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-import psutil
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -122,11 +121,9 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._warm_up_shown)  # after _materialise: the tab is built
         self._painted = False
         AfterFirstPaint(self, self._after_first_paint)
-        self._process = psutil.Process()
+        self._process = None  # psutil's, made after the first paint: importing psutil takes 25 ms
         self._memory_timer = QTimer(self, interval=2000)
         self._memory_timer.timeout.connect(self._update_memory)
-        self._memory_timer.start()
-        self._update_memory()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -371,6 +368,8 @@ class MainWindow(QMainWindow):
         self._painted = True
         if not self._shut_down:
             self._device_worker.start(self._imports)
+            self._memory_timer.start()
+            self._update_memory()
 
     # -- status bar -----------------------------------------------------------------------
     def _show_device(self, device) -> None:
@@ -409,6 +408,10 @@ class MainWindow(QMainWindow):
         self._warm_worker.start(self._imports)
 
     def _update_memory(self) -> None:
+        if self._process is None:
+            import psutil
+
+            self._process = psutil.Process()
         text = f"RAM {self._process.memory_info().rss / 2**30:.1f} GB"
         # Only once the device is known: until then torch may be half-imported on the worker.
         if self._device.startswith("cuda"):
