@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import re
+import sys
+from pathlib import Path
 
 LIBRARIES = ("torch", "diffusers", "transformers", "peft", "accelerate", "assetsmith")
 
@@ -12,6 +15,8 @@ def resolve(device: str = "auto") -> str:
     """"auto" picks CUDA, then Apple's MPS, then the CPU; an explicit device must exist."""
     if device == "cpu":
         return device  # no torch import for it
+    if "torch" not in sys.modules:
+        load_torch_library()
     import torch
 
     if device == "auto":
@@ -33,6 +38,29 @@ def resolve(device: str = "auto") -> str:
             raise ValueError("device 'mps' is not available on this machine (use cpu or auto)")
         return device
     raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps")
+
+
+def load_torch_library() -> bool:
+    """Load libtorch_cpu (430 MB: mapping it and running its static initialisers takes 0.1-0.3 s)
+    through libc's dlopen, called by ctypes, which lets go of Python's lock while it runs;
+    `import torch` then finds it loaded. An import holds that lock through its whole dlopen, and
+    a window's thread waits that long (bench/README.md, the warm-up). Linux only; False when it
+    was not loaded here, which leaves the loading, and any error, to the import."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    library = Path(spec.submodule_search_locations[0]) / "lib" / "libtorch_cpu.so"
+    if not library.is_file():
+        return False
+    libc = ctypes.CDLL(None)
+    libc.dlopen.restype = ctypes.c_void_p
+    libc.dlopen.argtypes = (ctypes.c_char_p, ctypes.c_int)
+    return bool(libc.dlopen(os.fsencode(library), os.RTLD_NOW))  # kept open, as the import keeps it
 
 
 def default_dtype(device: str) -> str:

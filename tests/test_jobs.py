@@ -1,7 +1,10 @@
 """The job runner with the real diffusion engine on a tiny model."""
 import errno
 import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,8 @@ from studio.jobs import JobRunner
 from studio.models import ModelError
 from studio.project import Project
 from studio.recording import ProjectSink
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def request(model, **params):
@@ -241,3 +246,36 @@ def test_prepare_freezes_nothing_while_a_job_runs(runner, tiny_sd):
         runner.cancel(job.id)
         job.wait(60)
         gc.unfreeze()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the library is loaded ahead on Linux only")
+def test_torch_library_is_loaded_without_holding_pythons_lock():
+    """A warm-up imports torch on a worker while the window runs: its 430 MB library is loaded
+    through a call that lets go of Python's lock, so this thread keeps running meanwhile; then
+    torch imports and computes as usual. Each in a fresh interpreter (torch is loaded here)."""
+    code = """
+import sys, threading, time
+from engines import devices
+took, done = [], threading.Event()
+def load():
+    start = time.perf_counter()
+    took.append((devices.load_torch_library(), time.perf_counter() - start))
+    done.set()
+worker = threading.Thread(target=load)
+last = time.perf_counter(); longest = 0.0
+worker.start()
+while not done.is_set():
+    now = time.perf_counter(); longest = max(longest, now - last); last = now
+worker.join()
+loaded, seconds = took[0]
+mapped = "libtorch_cpu.so" in open("/proc/self/maps").read()
+before = "torch" in sys.modules
+import torch
+print(loaded, mapped, before, round(seconds, 3), round(longest, 3), float(torch.ones(3).sum()))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded, mapped, before, seconds, longest, total = done.stdout.split()
+    assert (loaded, mapped, before, total) == ("True", "True", "False", "3.0")
+    if float(seconds) > 0.02:  # long enough to tell a held lock from a released one
+        assert float(longest) < float(seconds) / 2, (seconds, longest)
