@@ -122,5 +122,14 @@ def test_queue_panel_orders_and_cancels(qtbot, window, tiny_sd):
     runner.cancel_all()
     qtbot.waitUntil(lambda: all(runner.get(i).done for i in ids), timeout=30000)
     qtbot.waitUntil(lambda: all(queue._items[i].text(2) == "cancelled" for i in ids))
+    # The columns are as wide as their usual text, and stay put as texts change (measuring
+    # every row again at each progress step is what they are spared).
+    header, metrics = queue.tree.header(), queue.tree.fontMetrics()
+    widths = [header.sectionSize(c) for c in (0, 2, 3, 4)]
+    assert header.sectionSize(2) > metrics.horizontalAdvance("cancelled")
+    assert header.sectionSize(3) > metrics.horizontalAdvance("200/200 · 100%")
+    queue._items[ids[0]].setText(2, "failed: " + "a long reason " * 10)
+    qtbot.wait(50)
+    assert [header.sectionSize(c) for c in (0, 2, 3, 4)] == widths
     queue.remove_ended()
     assert queue.job_ids() == [] and queue.live() == []

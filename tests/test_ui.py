@@ -442,6 +442,81 @@ def test_progress_is_painted_with_the_window_not_at_each_step(qtbot):
     qtbot.waitUntil(lambda: paints.count == shown + 2)  # then painted with the next update
 
 
+def test_a_new_image_repaints_the_view_alone(qtbot, window):
+    """Each step preview is a new image: only the image view repaints, not the window around
+    it (a QLabel's setPixmap re-laid out the window and repainted all of it, every step)."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtGui import QColor, QPixmap
+    from PySide6.QtWidgets import QWidget
+
+    class Paints(QObject):
+        def __init__(self):
+            super().__init__()
+            self.seen = set()
+
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Paint:
+                self.seen.add(obj)
+            return False
+
+    main, paints = window.window(), Paints()
+    qtbot.waitExposed(main)
+    qtbot.wait(300)  # the first paints, and the ones the model suggestions cause, are over
+    for widget in main.findChildren(QWidget):
+        widget.installEventFilter(paints)
+    qtbot.wait(100)
+    paints.seen.clear()
+    for colour in ("red", "blue", "green"):
+        pixmap = QPixmap(64, 64)
+        pixmap.fill(QColor(colour))
+        window.view.show_image(pixmap)
+        qtbot.waitUntil(lambda: window.view in paints.seen)
+        qtbot.wait(30)
+    others = {type(w).__name__ for w in paints.seen - {window.view}
+              if not w.isAncestorOf(window.view) and w not in (main.statusBar(), *main.statusBar().findChildren(QWidget))}
+    assert others == set()  # not the buttons, the form, the history, the recipe
+    assert window.view.has_image()
+
+
+def test_the_image_view_enlarges_by_whole_steps_and_shrinks_to_fit(qtbot):
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QColor, QPixmap
+
+    from ui.workspace import ImageView
+
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(500, 400)
+    view.show()
+    assert view.text() == "Your images appear here" and view.shown_size() == QSize()
+    sprite = QPixmap(64, 48)
+    sprite.fill(QColor("red"))
+    view.show_image(sprite)
+    assert view.shown_size() == QSize(448, 336)  # 7 times: the most that fits in 492 x 392
+    poster = QPixmap(1200, 600)
+    poster.fill(QColor("blue"))
+    view.show_image(poster)
+    assert view.shown_size() == QSize(492, 246)
+    view.resize(400, 400)
+    assert view.shown_size() == QSize(392, 196)  # made again for the new size
+    view.clear_image("Select an output")
+    assert not view.has_image() and view.text() == "Select an output"
+
+
+def test_generating_with_the_same_model_leaves_the_settings_file_alone(qtbot, window, monkeypatch):
+    """The model field is remembered once it changes, not rewritten at every Generate (a
+    write is the settings file's, on the GUI thread)."""
+    window.settings.setValue("diffusion/model", "another model")  # what an earlier session typed
+    writes = []
+    real = window.settings.setValue
+    monkeypatch.setattr(window.settings, "setValue", lambda key, value: (writes.append(key), real(key, value)))
+    window.params.set_value("num_steps", 2)
+    for _ in range(2):
+        with qtbot.waitSignal(window.bridge.finished, timeout=60000):
+            assert window.generate()
+    assert writes.count("diffusion/model") == 1
+
+
 def test_after_first_paint_calls_once_and_stops_watching(qtbot):
     from PySide6.QtWidgets import QLabel
 

@@ -13,6 +13,7 @@ from studio.jobs import TERMINAL, Job, JobRunner
 from ui.bridge import JobBridge
 
 COLUMNS = ("#", "What", "State", "Progress", "ETA")
+COLUMN_SAMPLES = {0: "0000", 2: "cancelled", 3: "1000/1000 · 100%", 4: "00 min"}  # the widest usual text
 KEEP_ENDED = 50  # ended jobs shown below the live ones
 
 
@@ -27,9 +28,14 @@ class QueuePanel(QWidget):
         self.tree = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True)
         self.tree.setHeaderLabels(COLUMNS)
         self.tree.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        # Widths from the font, not ResizeToContents: that measures every row again at each
+        # progress step (the state, progress and ETA change several times a second).
         header = self.tree.header()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.Interactive)
         header.setSectionResizeMode(1, QHeaderView.Stretch)
+        metrics = self.tree.fontMetrics()
+        for column, widest in COLUMN_SAMPLES.items():
+            header.resizeSection(column, metrics.horizontalAdvance(widest) + 24)
         self.up = QPushButton("▲ Sooner", toolTip="Run the selected waiting job sooner")
         self.down = QPushButton("▼ Later", toolTip="Run the selected waiting job later")
         self.cancel = QPushButton("Cancel", toolTip="Cancel the selected jobs")

@@ -11,7 +11,7 @@ import random
 from collections import deque
 
 from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap, QRegularExpressionValidator
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView,
     QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
@@ -51,46 +51,72 @@ ENGINE_TITLES = {"musicgen": "Music & sound effects", "speech": "Voice lines", "
                  "wavegan": "Drum hits & one-shots"}
 
 
-class ImageView(QLabel):
-    """Shows one image scaled to fit, nearest-neighbour so pixel art stays crisp."""
+class ImageView(QWidget):
+    """Shows one image scaled to fit, nearest-neighbour when enlarged so pixel art stays crisp,
+    or a line of text. It paints itself: a new image repaints only this view, where a QLabel's
+    setPixmap re-lays out the window around it (its size hint follows the pixmap) and repaints
+    all of it, at every step preview."""
 
-    def __init__(self):
-        super().__init__("Your images appear here")
-        self.setAlignment(Qt.AlignCenter)
+    BACKGROUND, TEXT = QColor("#1e1e1e"), QColor("#888888")
+
+    def __init__(self, text: str = "Your images appear here"):
+        super().__init__()
+        self._text = text
+        self._pixmap: QPixmap | None = None
+        self._scaled: QPixmap | None = None  # the pixmap at the size it is shown, made once per size
         self.setMinimumSize(320, 320)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.setStyleSheet("background: #1e1e1e; color: #888; border-radius: 4px")
-        self._pixmap: QPixmap | None = None
+        self.setAttribute(Qt.WA_OpaquePaintEvent)  # every pixel is painted: nothing under it is
+
+    def setText(self, text: str) -> None:
+        self._text = text
+        self.update()
+
+    def text(self) -> str:
+        return self._text
 
     def show_image(self, pixmap: QPixmap) -> None:
-        self._pixmap = pixmap
-        self._rescale()
+        self._pixmap, self._scaled = pixmap, None
+        self.update()
 
     def clear_image(self, text: str = "") -> None:
-        self._pixmap = None
-        self.clear()
+        self._pixmap = self._scaled = None
         self.setText(text)
 
     def has_image(self) -> bool:
         return self._pixmap is not None
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._rescale()
+    def shown_size(self) -> QSize:
+        """The size the image is painted at (empty without one)."""
+        return self._fitted().size() if self._pixmap is not None else QSize()
 
-    def _rescale(self) -> None:
-        if self._pixmap is None:
+    def resizeEvent(self, event) -> None:
+        self._scaled = None
+        super().resizeEvent(event)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.BACKGROUND)
+        if self._pixmap is None or self._pixmap.isNull():
+            painter.setPen(self.TEXT)
+            painter.drawText(self.rect(), Qt.AlignCenter | Qt.TextWordWrap, self._text)
             return
-        room = self.size() - QSize(8, 8)
-        size = self._pixmap.size().scaled(room, Qt.KeepAspectRatio)
-        if size.width() >= self._pixmap.width():
-            # Enlarging: a whole-number factor, nearest-neighbour, so every pixel of a small
-            # sprite becomes the same size square.
-            factor = max(1, size.width() // self._pixmap.width())
-            self.setPixmap(self._pixmap.scaled(self._pixmap.size() * factor, Qt.KeepAspectRatio,
-                                               Qt.FastTransformation))
-        else:
-            self.setPixmap(self._pixmap.scaled(size, Qt.KeepAspectRatio, Qt.SmoothTransformation))
+        scaled = self._fitted()
+        painter.drawPixmap((self.width() - scaled.width()) // 2, (self.height() - scaled.height()) // 2, scaled)
+
+    def _fitted(self) -> QPixmap:
+        if self._scaled is None:
+            room = self.size() - QSize(8, 8)
+            size = self._pixmap.size().scaled(room, Qt.KeepAspectRatio)
+            if size.width() >= self._pixmap.width():
+                # Enlarging: a whole-number factor, nearest-neighbour, so every pixel of a small
+                # sprite becomes the same size square.
+                factor = max(1, size.width() // self._pixmap.width())
+                self._scaled = self._pixmap.scaled(self._pixmap.size() * factor, Qt.KeepAspectRatio,
+                                                   Qt.FastTransformation)
+            else:
+                self._scaled = self._pixmap.scaled(size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+        return self._scaled
 
 
 class Workspace(QWidget):
@@ -424,7 +450,9 @@ class Workspace(QWidget):
 
     def _queued(self, job) -> None:
         _, typed_model = self._submitting.popleft()
-        self.settings.setValue(f"{self.engine.name}/model", typed_model)
+        key = f"{self.engine.name}/model"
+        if self.settings.value(key, "", str) != typed_model:  # a write is the settings file's, on this thread
+            self.settings.setValue(key, typed_model)
         self.last_seed = job.request.seed
         self.reuse_seed.setEnabled(True)
         if not self.lock_seed.isChecked():
