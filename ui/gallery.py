@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QPixmap
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListView,
     QPlainTextEdit, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
@@ -242,10 +242,11 @@ class Gallery(QWidget):
                 self.text.setPlainText(f"The file is missing: {exc}")
         else:
             self.shown.setCurrentWidget(self.preview)
+            thumbnail = self.model.data(self.model.index(self.model.row_of(rec.id)), Qt.DecorationRole)
             if rec.kind == "image" and not rec.missing:
-                self.preview.show_image(QPixmap(str(rec.path)))
+                self.preview.load(rec.path, placeholder=thumbnail)
             else:
-                self.preview.show_image(self.model.data(self.model.index(self.model.row_of(rec.id)), Qt.DecorationRole))
+                self.preview.show_image(thumbnail)
         self.recipe.setPlainText(recipe_text(rec))
         star = "★ favorite · " if rec.favorite else ""
         self.tags_label.setText(star + ("tags: " + ", ".join(rec.tags) if rec.tags else "no tags"))

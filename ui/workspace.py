@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from pathlib import Path
 
 from PySide6.QtCore import QRegularExpression, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QRegularExpressionValidator
@@ -58,12 +59,17 @@ class ImageView(QWidget):
     all of it, at every step preview."""
 
     BACKGROUND, TEXT = QColor("#1e1e1e"), QColor("#888888")
+    loaded = Signal(str)  # the file asked for with load() is shown (or said to be unreadable)
 
     def __init__(self, text: str = "Your images appear here"):
         super().__init__()
         self._text = text
         self._pixmap: QPixmap | None = None
         self._scaled: QPixmap | None = None  # the pixmap at the size it is shown, made once per size
+        self.source: str | None = None  # the file shown (None: a preview, or nothing)
+        self._asked = 0  # the latest load(): an older one that finishes later is not shown
+        self._decoder = QThreadPool(self)  # one file at a time; a newer request drops the queued
+        self._decoder.setMaxThreadCount(1)
         self.setMinimumSize(320, 320)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setAttribute(Qt.WA_OpaquePaintEvent)  # every pixel is painted: nothing under it is
@@ -76,11 +82,35 @@ class ImageView(QWidget):
         return self._text
 
     def show_image(self, pixmap: QPixmap) -> None:
-        self._pixmap, self._scaled = pixmap, None
+        self._pixmap, self._scaled, self.source = pixmap, None, None
         self.update()
 
+    def load(self, path, placeholder: QPixmap | None = None) -> None:
+        """Show the image file at `path`, decoded off the GUI thread (a 1024 px PNG takes 20 ms,
+        and QImage lets go of Python's lock while it reads); `placeholder` (its thumbnail)
+        meanwhile, else what is shown stays until it is ready."""
+        self._asked += 1
+        if placeholder is not None and not placeholder.isNull():
+            self.show_image(placeholder)
+        self._decoder.clear()  # not started: no longer wanted
+        worker = Worker(_decode, self._asked, str(path))
+        worker.returned.connect(self._decoded)
+        worker.start(self._decoder)
+
+    def _decoded(self, result: tuple[int, str, QImage]) -> None:
+        asked, path, image = result
+        if asked != self._asked:
+            return
+        if image.isNull():
+            self.clear_image(f"Cannot read {Path(path).name}: the file is missing or not an image")
+        else:
+            self.show_image(QPixmap.fromImage(image))
+        self.source = path
+        self.loaded.emit(path)
+
     def clear_image(self, text: str = "") -> None:
-        self._pixmap = self._scaled = None
+        self._asked += 1  # a load still under way is not shown over this
+        self._pixmap = self._scaled = self.source = None
         self.setText(text)
 
     def has_image(self) -> bool:
@@ -117,6 +147,10 @@ class ImageView(QWidget):
             else:
                 self._scaled = self._pixmap.scaled(size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
         return self._scaled
+
+
+def _decode(asked: int, path: str) -> tuple[int, str, QImage]:
+    return asked, path, QImage(path)
 
 
 class Workspace(QWidget):
@@ -516,7 +550,7 @@ class Workspace(QWidget):
         if rec is None:
             return
         if self.modality == "image":
-            self.view.show_image(QPixmap(str(rec.path)))
+            self.view.load(rec.path)
         elif self.modality == "audio":
             self.waveform.show_file(rec.path)
         elif rec.path.is_file():
