@@ -105,7 +105,7 @@ class ImageView(QWidget):
             self.clear_image(f"Cannot read {Path(path).name}: the file is missing or not an image")
         else:
             self.show_image(QPixmap.fromImage(image))
-        self.source = path
+            self.source = path
         self.loaded.emit(path)
 
     def clear_image(self, text: str = "") -> None:
