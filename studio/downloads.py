@@ -43,9 +43,9 @@ from typing import Callable
 from engines.api import Cancelled
 from studio import settings
 from studio.jobs import JobEvent
-from studio.models import PICKLE_SUFFIXES, ModelError, hf_cache_dir
+from studio.models import PICKLE_SUFFIXES, RESOURCES, ModelError, hf_cache_dir
 
-RECOMMENDED = Path(__file__).resolve().parent.parent / "resources" / "recommended_models.json"
+RECOMMENDED = RESOURCES / "recommended_models.json"
 # What an engine loads. Anything else (pickles, ONNX, TF/Flax/GGUF weights, images) stays on the Hub.
 WANTED = ("*.safetensors", "*.json", "*.txt", "*.model", "*.tiktoken", "*.md", "LICENSE*", "*.jinja",
           "tokenizer*", "*.yaml")

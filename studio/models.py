@@ -22,7 +22,17 @@ from pathlib import Path
 
 from studio.settings import home
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+PACKAGES_ROOT = Path(__file__).resolve().parent.parent  # where studio/, engines/ and ui/ are
+
+
+def resources_folder(root: Path = PACKAGES_ROOT) -> Path:
+    """resources/ beside the packages (a checkout, or the editable install `make` does), else
+    the copy a wheel installs under <prefix>/share/assetsmith/resources (setup.py)."""
+    beside = root / "resources"
+    return beside if beside.is_dir() else Path(sys.prefix) / "share" / "assetsmith" / "resources"
+
+
+RESOURCES = resources_folder()
 PICKLE_SUFFIXES = {".ckpt", ".bin", ".pt", ".pth", ".pkl", ".pickle"}
 WEIGHT_SUFFIXES = {".safetensors", ".gguf"}
 
@@ -533,7 +543,7 @@ def convert_to_safetensors(source: str | Path, dest: str | Path | None = None, t
     import subprocess
 
     cmd = [sys.executable, "-m", "engines.convert", str(src), str(dest)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(RESOURCES.parent), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGES_ROOT), os.environ.get("PYTHONPATH")]))}
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
