@@ -279,3 +279,25 @@ print(loaded, mapped, before, round(seconds, 3), round(longest, 3), float(torch.
     assert (loaded, mapped, before, total) == ("True", "True", "False", "3.0")
     if float(seconds) > 0.02:  # long enough to tell a held lock from a released one
         assert float(longest) < float(seconds) / 2, (seconds, longest)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the library is loaded ahead on Linux only")
+def test_a_torch_library_that_cannot_load_is_left_to_the_import(tmp_path, monkeypatch):
+    """A broken or missing libtorch_cpu is no error here: `import torch` loads it as it always
+    did and says what is wrong."""
+    import importlib.machinery
+    import importlib.util
+
+    from engines import devices
+
+    broken = tmp_path / "torch"
+    (broken / "lib").mkdir(parents=True)
+    (broken / "lib" / "libtorch_cpu.so").write_bytes(b"not a shared library")
+    spec = importlib.machinery.ModuleSpec("torch", None, is_package=True)
+    spec.submodule_search_locations = [str(broken)]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    assert devices.load_torch_library() is False
+    (broken / "lib" / "libtorch_cpu.so").unlink()
+    assert devices.load_torch_library() is False
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert devices.load_torch_library() is False
