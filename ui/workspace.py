@@ -67,7 +67,9 @@ class ImageView(QWidget):
         self._pixmap: QPixmap | None = None
         self._scaled: QPixmap | None = None  # the pixmap at the size it is shown, made once per size
         self.source: str | None = None  # the file shown (None: a preview, or nothing)
-        self._asked = 0  # the latest load(): an older one that finishes later is not shown
+        self._reading: str | None = None  # the file being read for the latest request
+        self._last: tuple[str, QPixmap] | None = None  # the file read last, shown again without a read
+        self._asked = 0  # the latest request: a file read for an older one is not shown
         self._decoder = QThreadPool(self)  # one file at a time; a newer request drops the queued
         self._decoder.setMaxThreadCount(1)
         self.setMinimumSize(320, 320)
@@ -82,18 +84,30 @@ class ImageView(QWidget):
         return self._text
 
     def show_image(self, pixmap: QPixmap) -> None:
-        self._pixmap, self._scaled, self.source = pixmap, None, None
+        self._asked += 1  # newer than any file still being read
+        self._pixmap, self._scaled, self.source, self._reading = pixmap, None, None, None
         self.update()
 
     def load(self, path, placeholder: QPixmap | None = None) -> None:
         """Show the image file at `path`, decoded off the GUI thread (a 1024 px PNG takes 20 ms,
         and QImage lets go of Python's lock while it reads); `placeholder` (its thumbnail)
-        meanwhile, else what is shown stays until it is ready."""
-        self._asked += 1
+        meanwhile, else what is shown stays until it is ready. A file shown already, on its way,
+        or read last is not read again: each output of a generation asks for the newest row,
+        between step previews, and its end asks once more."""
+        path = str(path)
+        if path in (self.source, self._reading):
+            return
+        if self._last is not None and self._last[0] == path:
+            self.show_image(self._last[1])
+            self.source = path
+            self.loaded.emit(path)
+            return
         if placeholder is not None and not placeholder.isNull():
             self.show_image(placeholder)
+        self._asked += 1
+        self._reading = path
         self._decoder.clear()  # not started: no longer wanted
-        worker = Worker(_decode, self._asked, str(path))
+        worker = Worker(_decode, self._asked, path)
         worker.returned.connect(self._decoded)
         worker.start(self._decoder)
 
@@ -105,12 +119,12 @@ class ImageView(QWidget):
             self.clear_image(f"Cannot read {Path(path).name}: the file is missing or not an image")
         else:
             self.show_image(QPixmap.fromImage(image))
-            self.source = path
+            self.source, self._last = path, (path, self._pixmap)
         self.loaded.emit(path)
 
     def clear_image(self, text: str = "") -> None:
-        self._asked += 1  # a load still under way is not shown over this
-        self._pixmap = self._scaled = self.source = None
+        self._asked += 1  # a file still being read is not shown over this
+        self._pixmap = self._scaled = self.source = self._reading = None
         self.setText(text)
 
     def has_image(self) -> bool:
