@@ -532,6 +532,35 @@ def test_the_image_view_reads_files_off_the_gui_thread_and_shows_the_latest(qtbo
     assert not view.has_image() and view.text().startswith("Cannot read broken.png")
 
 
+def test_the_image_view_reads_a_file_once(qtbot, tmp_path, monkeypatch):
+    """Shown, on its way, or read last: asked again (a generation's outputs ask for the newest
+    row between step previews), the file is not decoded again."""
+    from PySide6.QtGui import QColor, QImage, QPixmap
+
+    from ui import workspace
+    from ui.workspace import ImageView
+
+    reads = []
+    decode = workspace._decode
+    monkeypatch.setattr(workspace, "_decode", lambda asked, path: (reads.append(path), decode(asked, path))[1])
+    view = ImageView()
+    qtbot.addWidget(view)
+    image = QImage(40, 30, QImage.Format_RGB32)
+    image.fill(QColor("red"))
+    path = str(tmp_path / "red.png")
+    assert image.save(path)
+    view.load(path)
+    view.load(path)  # on its way
+    qtbot.waitUntil(lambda: view.source == path)
+    view.load(path)  # shown
+    preview = QPixmap(8, 8)
+    preview.fill(QColor("blue"))
+    view.show_image(preview)
+    view.load(path)  # read last: shown again at once
+    assert view.source == path and view._pixmap.width() == 40
+    assert reads == [path]
+
+
 def test_generating_with_the_same_model_leaves_the_settings_file_alone(qtbot, window, monkeypatch):
     """The model field is remembered once it changes, not rewritten at every Generate (a
     write is the settings file's, on the GUI thread)."""
